@@ -1,0 +1,13 @@
+// Each command family registers its subcommands on the CLI11 app. A command stores its exit
+// status in `exitCode` (0 ok, 1 error the user can act on, 2 bad usage).
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace hearth::cli {
+
+void registerInfoCommand(CLI::App& app, int& exitCode);
+
+}  // namespace hearth::cli
