@@ -58,7 +58,7 @@ public:
     const std::vector<TensorInfo>& tensors() const;           // all shards, sorted by name
     const TensorInfo* find(std::string_view name) const;      // nullptr when absent
     std::span<const std::uint8_t> data(const TensorInfo& t) const;  // bytes of the tensor, mapped
-    const std::vector<std::string>& files() const;             // shard paths in index order
+    const std::vector<std::string>& files() const;             // file paths; shards sorted by name
     const std::map<std::string, std::string>& metadata() const;  // of the first file
     std::uint64_t totalTensorBytes() const;
     std::uint64_t totalFileBytes() const;
