@@ -3,6 +3,8 @@
 // tensors for inference comes with the quantization work. All counts, lengths and offsets are
 // bounds-checked against the file size; a malformed file gives an error naming the file and
 // the key or tensor, never a crash or a huge allocation.
+// A tensor of a ggml type this reader does not know (a newer quantization) is still listed,
+// with nBytes 0: its offset is checked for alignment and bounds, but its size and overlap are not.
 #pragma once
 
 #include <cstdint>
@@ -74,6 +76,8 @@ struct GgufHeader {
 std::string ggmlTypeName(std::uint32_t type);
 // Bytes of `nElements` elements of a ggml type; nullopt for unknown types or partial blocks.
 std::optional<std::uint64_t> ggmlTypeBytes(std::uint32_t type, std::uint64_t nElements);
+// Elements per block of a ggml type (1 for F32/F16/..., 32 for Q8_0, 256 for K-quants); nullopt if unknown.
+std::optional<std::uint32_t> ggmlTypeBlockElements(std::uint32_t type);
 
 // Parses a GGUF header from the first bytes of a file. `fileSize` bounds the tensor data
 // checks; `fileName` appears in errors. The fuzz target drives this.
