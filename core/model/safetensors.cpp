@@ -21,6 +21,13 @@ constexpr std::uint64_t kMaxHeaderBytes = 100ull << 20;
 constexpr std::size_t kMaxRank = 8;
 constexpr std::string_view kMetadataKey = "__metadata__";
 
+// "an array", "a string", ... for messages.
+std::string describeType(const Json& v)
+{
+    const std::string name = v.type_name();
+    return (name == "array" || name == "object" ? "an " : "a ") + name;
+}
+
 std::string shapeText(const std::vector<std::int64_t>& shape)
 {
     std::string s = "[";
@@ -49,7 +56,7 @@ Result<std::vector<std::int64_t>> parseShape(const Json& entry, const std::strin
     if (it == entry.end())
         return err.tensor(name, "missing \"shape\"");
     if (!it->is_array())
-        return err.tensor(name, std::string("\"shape\" is a ") + it->type_name() + ", expected an array");
+        return err.tensor(name, "\"shape\" is " + describeType(*it) + ", expected an array");
     if (it->size() > kMaxRank)
         return err.tensor(name, "rank " + std::to_string(it->size()) + " is more than the " +
                                     std::to_string(kMaxRank) + " supported");
@@ -87,7 +94,7 @@ Result<TensorInfo> parseTensor(const std::string& name, const Json& entry, std::
                                std::uint64_t dataBytes, const HeaderErrors& err)
 {
     if (!entry.is_object())
-        return err.tensor(name, std::string("entry is a ") + entry.type_name() + ", expected an object");
+        return err.tensor(name, "entry is " + describeType(entry) + ", expected an object");
     TensorInfo t;
     t.name = name;
 
@@ -126,11 +133,11 @@ Result<TensorInfo> parseTensor(const std::string& name, const Json& entry, std::
 Result<std::map<std::string, std::string>> parseMetadata(const Json& value, const HeaderErrors& err)
 {
     if (!value.is_object())
-        return err.file(std::string("\"__metadata__\" is a ") + value.type_name() + ", expected an object");
+        return err.file("\"__metadata__\" is " + describeType(value) + ", expected an object");
     std::map<std::string, std::string> metadata;
     for (const auto& [key, v] : value.items()) {
         if (!v.is_string())
-            return err.file("\"__metadata__\" value '" + key + "' is a " + v.type_name() + ", expected a string");
+            return err.file("\"__metadata__\" value '" + key + "' is " + describeType(v) + ", expected a string");
         metadata.emplace(key, v.get<std::string>());
     }
     return metadata;

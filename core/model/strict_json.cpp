@@ -27,20 +27,30 @@ std::string printable(std::string_view s, bool keepUtf8)
 Result<nlohmann::json> parseJsonRejectingDuplicates(std::string_view text)
 {
     using Json = nlohmann::json;
-    // One set of seen keys per open object; the callback sees keys before the DOM drops them.
-    std::vector<std::unordered_set<std::string>> openObjects;
+    // One set of seen keys per open object (with the key that opened it, for the message); the
+    // callback sees keys before the DOM drops the duplicates.
+    struct OpenObject {
+        std::string name;
+        std::unordered_set<std::string> keys;
+    };
+    std::vector<OpenObject> openObjects;
+    std::string lastKey;
     std::string duplicate;
     bool hasDuplicate = false;
-    const Json::parser_callback_t onEvent = [&](int, Json::parse_event_t event, Json& parsed) {
+    const Json::parser_callback_t onEvent = [&](int depth, Json::parse_event_t event, Json& parsed) {
         switch (event) {
         case Json::parse_event_t::object_start:
-            openObjects.emplace_back();
+            openObjects.push_back({depth > 0 ? lastKey : std::string(), {}});
             break;
         case Json::parse_event_t::key:
-            if (!openObjects.empty() && parsed.is_string() &&
-                !openObjects.back().insert(parsed.get_ref<const std::string&>()).second && !hasDuplicate) {
+            if (!parsed.is_string())
+                break;
+            lastKey = parsed.get_ref<const std::string&>();
+            if (!openObjects.empty() && !openObjects.back().keys.insert(lastKey).second && !hasDuplicate) {
                 hasDuplicate = true;
-                duplicate = parsed.get_ref<const std::string&>();
+                duplicate = "duplicate key '" + printable(lastKey, true) + "'";
+                if (!openObjects.back().name.empty())
+                    duplicate += " inside '" + printable(openObjects.back().name, true) + "'";
             }
             break;
         case Json::parse_event_t::object_end:
@@ -61,7 +71,7 @@ Result<nlohmann::json> parseJsonRejectingDuplicates(std::string_view text)
         return makeError(ErrorCode::Corrupt, "not valid JSON: " + printable(e.what(), false));
     }
     if (hasDuplicate)
-        return makeError(ErrorCode::Corrupt, "duplicate key '" + printable(duplicate, true) + "'");
+        return makeError(ErrorCode::Corrupt, duplicate);
     return doc;
 }
 

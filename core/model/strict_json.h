@@ -13,7 +13,7 @@ namespace hearth {
 
 // Parses `text` as one JSON document (trailing whitespace allowed). Fails with ErrorCode::Corrupt
 // on a syntax error or on any object holding the same key twice; the message has no file prefix
-// ("not valid JSON: ..." / "duplicate key 'x'"), so the caller can say which file it was.
+// ("not valid JSON: ..." / "duplicate key 'dtype' inside 'x'"), so the caller can say which file it was.
 Result<nlohmann::json> parseJsonRejectingDuplicates(std::string_view text);
 
 }  // namespace hearth
