@@ -153,7 +153,7 @@ Status Parser::parsePreamble()
                          m_fileName + ": GGUF version 1 is not supported (re-convert the model to version 3)");
     if (version != 2 && version != 3) {
         // A big-endian file (possible from version 3) reads here as a huge version number.
-        if ((version & 0x00ffffffu) == 0 && (version >> 24) <= 3)
+        if ((version & 0x00ffffffu) == 0 && (version >> 24) >= 1 && (version >> 24) <= 3)
             return makeError(ErrorCode::Unsupported, m_fileName + ": big-endian GGUF files are not supported");
         return makeError(ErrorCode::Unsupported, m_fileName + ": GGUF version " + std::to_string(version) +
                                                      " is not supported (this reader handles versions 2 and 3)");
