@@ -9,5 +9,6 @@ class App;
 namespace hearth::cli {
 
 void registerInfoCommand(CLI::App& app, int& exitCode);
+void registerReferenceCommand(CLI::App& app, int& exitCode);  // gen-reference
 
 }  // namespace hearth::cli

@@ -18,6 +18,7 @@ int main(int argc, char** argv)
 
     int exitCode = 0;
     hearth::cli::registerInfoCommand(app, exitCode);
+    hearth::cli::registerReferenceCommand(app, exitCode);
 
     try {
         app.parse(argc, argv);
