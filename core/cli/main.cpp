@@ -19,6 +19,7 @@ int main(int argc, char** argv)
     int exitCode = 0;
     hearth::cli::registerInfoCommand(app, exitCode);
     hearth::cli::registerReferenceCommand(app, exitCode);
+    hearth::cli::registerLibraryCommands(app, exitCode);
 
     try {
         app.parse(argc, argv);

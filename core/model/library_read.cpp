@@ -77,6 +77,10 @@ ModelShape ggufShape(const GgufHeader& h)
     s.headDim = ggufInt(h, a + ".attention.key_length");
     s.intermediateSize = ggufInt(h, a + ".feed_forward_length");
     s.vocabSize = ggufInt(h, a + ".vocab_size");
+    if (s.nKvHeads == 0)
+        s.nKvHeads = s.nHeads;
+    if (s.headDim == 0 && s.nHeads > 0)
+        s.headDim = s.hiddenSize / s.nHeads;
     if (s.vocabSize == 0) {
         if (const GgufValue* t = h.find("tokenizer.ggml.tokens"); t && t->asArray())
             s.vocabSize = static_cast<std::int64_t>(t->asArray()->values.size());

@@ -96,6 +96,9 @@ private slots:
         CHECK_OK(writeTextFile(l + "notes.txt", "not a model"));
         fs::create_directory_symlink(m_lib, l + "loop");          // a loop back to the root
         fs::create_directory_symlink(l + "Tiny-Qwen", l + "alias");  // the same model twice
+        fs::create_directory_symlink(l + "cycle-b", l + "cycle-a");   // links that point at each other
+        fs::create_directory_symlink(l + "cycle-a", l + "cycle-b");
+        fs::create_symlink(l + "gone.gguf", l + "dangling.gguf");
 
         // Hugging Face hub cache under $HF_HOME/hub.
         qputenv("HF_HOME", tmp("hf").c_str());
