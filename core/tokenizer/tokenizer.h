@@ -39,8 +39,9 @@ public:
     virtual std::vector<TokenId> encode(std::string_view text, const EncodeOptions& options = {}) const = 0;
     // Decodes ids to UTF-8 text; invalid UTF-8 from partial byte tokens becomes U+FFFD, as HF does.
     virtual std::string decode(const std::vector<TokenId>& ids, bool skipSpecial = false) const = 0;
-    // The raw bytes one token contributes when it follows `previousId` in a stream (handles
-    // metaspace leading-space rules and byte-fallback tokens); used by the streaming detokenizer.
+    // The raw bytes one token adds to decoded text, possibly part of a UTF-8 character (byte-level
+    // and "<0xXX>" byte-fallback tokens). `atStart`: the token is the first of the text, where
+    // metaspace vocabularies drop the leading space as decode does. Used by StreamDecoder.
     virtual std::string tokenBytes(TokenId id, bool atStart) const = 0;
     // The vocabulary's own spelling of a token ("Ġhello", "▁hello", "<0x0A>", "<|im_end|>").
     virtual std::string tokenToPiece(TokenId id) const = 0;
@@ -52,7 +53,8 @@ public:
 
 // Loads a tokenizer from a model folder (tokenizer.json, else tokenizer.model), a tokenizer.json or
 // tokenizer.model path, or a .gguf file. Special ids and the end-of-turn set come from
-// tokenizer_config.json / generation_config.json / config.json when present.
+// tokenizer_config.json / generation_config.json / config.json when present. tokenizer.model and
+// GGUF vocabularies give an Unsupported error until their readers land (issue #3).
 Result<std::unique_ptr<Tokenizer>> loadTokenizer(const std::string& path);
 
 }  // namespace hearth
