@@ -62,7 +62,8 @@ std::string StreamDecoder::finish()
 
 std::string StreamDecoder::releaseText(bool final)
 {
-    // The earliest stop wins; at the same position the longer one (it was typed to be matched).
+    // The earliest stop wins, as soon as it is complete (a longer stop it begins is not waited for);
+    // at the same position the longer one.
     std::size_t stopAt = std::string::npos;
     const std::string* stop = nullptr;
     for (const std::string& s : m_options.stopStrings) {

@@ -15,7 +15,7 @@ namespace hearth {
 
 struct StreamDecoderOptions {
     bool skipSpecial = true;               // special tokens produce no text (decode's skipSpecial)
-    std::vector<std::string> stopStrings;  // the first one found ends the stream; it is not emitted
+    std::vector<std::string> stopStrings;  // the first to appear ends the stream; it is not emitted
 };
 
 class StreamDecoder {
