@@ -11,5 +11,6 @@ namespace hearth::cli {
 void registerInfoCommand(CLI::App& app, int& exitCode);
 void registerReferenceCommand(CLI::App& app, int& exitCode);  // gen-reference
 void registerLibraryCommands(CLI::App& app, int& exitCode);  // list, inspect
+void registerTokenizeBenchCommand(CLI::App& app, int& exitCode);  // bench-tokenize
 
 }  // namespace hearth::cli
