@@ -77,9 +77,12 @@ struct TensorToWrite {
     std::span<const std::uint8_t> bytes;
 };
 // Serialises the header + data exactly as `gen_reference_models.py` does: JSON with "__metadata__"
-// first, then tensors in the given order, compact separators, padded with spaces to 8 bytes.
+// first (keys in std::map order; left out when empty), then tensors in the given order, compact
+// separators, Python's \u escapes, padded with spaces to 8 bytes. Sizes are not checked, so tests
+// can build corrupt files with it.
 std::string serializeSafetensors(const std::vector<TensorToWrite>& tensors,
                                  const std::map<std::string, std::string>& metadata);
+// Checks names, shapes and sizes (InvalidArgument), then writes the file atomically.
 Status writeSafetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
                         const std::map<std::string, std::string>& metadata = {{"format", "pt"}});
 
