@@ -361,7 +361,11 @@ Status Parser::parseTensorInfos(std::uint64_t count)
 
 Status Parser::checkTensorData()
 {
-    const std::uint64_t dataBytes = m_fileSize > m_header.dataStart ? m_fileSize - m_header.dataStart : 0;
+    // Even tensors of unknown or zero size point into the data section, so it must exist.
+    if (!m_header.tensors.empty() && m_header.dataStart > m_fileSize)
+        return corrupt("the file ends at " + std::to_string(m_fileSize) + " bytes, before its data section at " +
+                       std::to_string(m_header.dataStart));
+    const std::uint64_t dataBytes = m_fileSize - std::min(m_fileSize, m_header.dataStart);
     for (auto& t : m_header.tensors) {
         const std::uint64_t offset = t.fileOffset;
         if (offset % m_header.alignment != 0)

@@ -129,7 +129,9 @@ private slots:
             "tensor 'w' (256 bytes at data offset 0) ends past the end of the file (the data section has 32 bytes)");
         row("offset past EOF", header(1, 0).tensor("w", {4}, 0, ~std::uint64_t{31}).padTo(32).zeros(32), C,
             "tensor 'w' (16 bytes at data offset 18446744073709551584) ends past the end of the file");
-        row("data cut by truncation", header(1, 0).tensor("w", {4}, 0, 0), C, "ends past the end of the file");
+        row("data cut by truncation", header(1, 0).tensor("w", {4}, 0, 0).padTo(32), C, "ends past the end of the file");
+        row("no data section", header(1, 0).tensor("new", {4}, 77, 0), C,
+            "the file ends at 59 bytes, before its data section at 64");
         row("overlapping tensors", header(2, 0).tensor("a", {16}, 0, 0).tensor("b", {16}, 0, 32).padTo(32).zeros(96),
             C, "tensors 'a' and 'b' overlap in the data section");
         row("alignment 0", header(0, 1).kvU32("general.alignment", 0), C,
