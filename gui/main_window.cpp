@@ -6,9 +6,12 @@
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
 
+#include "library_panel.h"
+#include "util/system_memory.h"
+
 namespace hearth::gui {
 
-MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
+MainWindow::MainWindow(LibraryScanOptions libraryOptions, QWidget* parent) : QMainWindow(parent)
 {
     setWindowTitle(tr("Hearth"));
     resize(1100, 720);
@@ -23,7 +26,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
     m_detailLabel->setWordWrap(true);
     layout->addWidget(title);
     layout->addWidget(m_detailLabel);
-    layout->addStretch(1);
+    m_library = new LibraryPanel(std::move(libraryOptions), central);
+    layout->addWidget(m_library, 1);
     setCentralWidget(central);
 
     m_backendLabel = new QLabel(tr("Backend: probing…"), this);
@@ -45,6 +49,7 @@ MainWindow::~MainWindow()
 void MainWindow::startBackgroundWork()
 {
     m_probeWatcher.setFuture(QtConcurrent::run([] { return probeBackends(); }));
+    m_library->rescan();
 }
 
 void MainWindow::showBackend(const BackendReport& report)
@@ -68,6 +73,12 @@ void MainWindow::showBackend(const BackendReport& report)
                           locale.formattedDataSize(static_cast<qint64>(g.totalBytes)));
     }
     m_detailLabel->setText(lines.join(QLatin1Char('\n')));
+
+    // The fit verdict is judged where the model would run: GPU memory, or RAM on the CPU backend.
+    if (!report.gpus.empty())
+        m_library->setFreeMemory(report.gpus.front().freeBytes, tr("GPU"));
+    else
+        m_library->setFreeMemory(availableSystemMemoryBytes(), tr("RAM"));
 }
 
 }  // namespace hearth::gui

@@ -1,0 +1,40 @@
+// Qt item model over the core library scan: one row per model, broken ones included with
+// their reason. The fit column compares the memory estimate with a free-memory figure the
+// window supplies (free GPU memory, or available RAM when the CPU backend is used).
+#pragma once
+
+#include <QAbstractTableModel>
+
+#include <vector>
+
+#include "model/model_library.h"
+
+namespace hearth::gui {
+
+class LibraryModel : public QAbstractTableModel {
+    Q_OBJECT
+
+public:
+    enum Column { Name, Architecture, Parameters, Format, Size, Context, Tokenizer, Memory, Fit, ColumnCount };
+
+    explicit LibraryModel(QObject* parent = nullptr);
+
+    void setEntries(std::vector<ModelEntry> entries);
+    // Free bytes the fit verdict is judged against, and what they are ("GPU" or "RAM").
+    void setFreeMemory(std::uint64_t freeBytes, const QString& where);
+    const ModelEntry* entryAt(int row) const;
+
+    int rowCount(const QModelIndex& parent = {}) const override;
+    int columnCount(const QModelIndex& parent = {}) const override;
+    QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
+    QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
+
+private:
+    QVariant displayData(const ModelEntry& e, int column) const;
+
+    std::vector<ModelEntry> m_entries;
+    std::uint64_t m_freeBytes = 0;
+    QString m_freeWhere;
+};
+
+}  // namespace hearth::gui
