@@ -5,8 +5,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tokenizer/gguf_tokenizer.h"
 #include "tokenizer/hf_tokenizer.h"
 #include "tokenizer/json_access.h"
+#include "tokenizer/sentencepiece_tokenizer.h"
 #include "util/mapped_file.h"
 
 namespace hearth {
@@ -195,11 +197,6 @@ Result<std::unique_ptr<Tokenizer>> loadTokenizerJson(const std::filesystem::path
     return std::unique_ptr<Tokenizer>(std::move(tokenizer));
 }
 
-Error notYet(const std::string& path, const char* what)
-{
-    return makeError(ErrorCode::Unsupported, path + ": " + what + " tokenizers are not supported yet (issue #3); use a tokenizer.json");
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Tokenizer>> loadTokenizer(const std::string& path)
@@ -209,14 +206,14 @@ Result<std::unique_ptr<Tokenizer>> loadTokenizer(const std::string& path)
     fs::path p(path);
     if (fs::is_directory(p, ec)) {
         if (fs::is_regular_file(p / "tokenizer.json", ec)) return loadTokenizerJson(p / "tokenizer.json");
-        if (fs::is_regular_file(p / "tokenizer.model", ec)) return notYet((p / "tokenizer.model").string(), "SentencePiece (tokenizer.model)");
+        if (fs::is_regular_file(p / "tokenizer.model", ec)) return loadSentencePieceTokenizer((p / "tokenizer.model").string(), p.string());
         return makeError(ErrorCode::NotFound, path + ": no tokenizer.json or tokenizer.model in this folder");
     }
     if (!fs::exists(p, ec)) return makeError(ErrorCode::NotFound, path + ": no such file or folder");
     std::string ext = p.extension().string();
     if (ext == ".json") return loadTokenizerJson(p);
-    if (ext == ".model") return notYet(path, "SentencePiece (tokenizer.model)");
-    if (ext == ".gguf") return notYet(path, "GGUF-embedded");
+    if (ext == ".model") return loadSentencePieceTokenizer(path, p.parent_path().string());
+    if (ext == ".gguf") return loadGgufTokenizer(path);
     return makeError(ErrorCode::Unsupported, path + ": not a tokenizer.json, tokenizer.model or .gguf file");
 }
 
