@@ -141,8 +141,10 @@ Value arithmetic(Interpreter& in, const std::string& op, const Value& a, const V
 
 Interpreter::DepthGuard::DepthGuard(Interpreter& i) : interp(i)
 {
-    if (++interp.m_depth > interp.m_limits.maxDepth)
+    if (++interp.m_depth > interp.m_limits.maxDepth) {
+        --interp.m_depth;
         throw TemplateError("template recursion or nesting too deep (limit " + std::to_string(interp.m_limits.maxDepth) + ")");
+    }
 }
 
 Interpreter::Interpreter(RenderLimits limits, LocalClock clock) : m_limits(limits), m_clock(std::move(clock)) {}

@@ -82,7 +82,8 @@ private:
     bool m_continue = false;
 };
 
-// Builtins, defined in jinja_filters.cpp, jinja_tests.cpp and string_methods.cpp.
+// Builtins, defined in jinja_filters.cpp, jinja_tests.cpp, string_methods.cpp and jinja_globals.cpp.
+FunctionPtr makeFunction(std::string name, std::function<Value(const CallArgs&, Interpreter&)> fn);
 Value applyFilter(Interpreter& in, const std::string& name, const Value& subject, const CallArgs& args);
 bool applyTest(Interpreter& in, const std::string& name, const Value& subject, const CallArgs& args);
 bool hasTest(const std::string& name);

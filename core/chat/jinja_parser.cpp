@@ -26,8 +26,10 @@ private:
     struct DepthGuard {
         explicit DepthGuard(Parser& p) : parser(p)
         {
-            if (++parser.m_depth > kMaxNesting)
+            if (++parser.m_depth > kMaxNesting) {
+                --parser.m_depth;
                 parser.fail("template nested too deeply");
+            }
         }
         ~DepthGuard() { --parser.m_depth; }
         Parser& parser;

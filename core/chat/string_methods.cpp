@@ -1,6 +1,6 @@
 // Attribute and item access: Python's str and dict methods that templates call, subscripts and
-// slices, iteration, `in`, and the global functions transformers provides (raise_exception,
-// strftime_now, namespace, dict) plus jinja2's range.
+// slices, iteration and `in`. (The global functions transformers provides (raise_exception,
+// strftime_now, namespace, dict) live in jinja_globals.cpp.)
 #include <algorithm>
 #include <cstdio>
 
@@ -9,17 +9,15 @@
 
 namespace hearth::jinja {
 
-namespace {
-
-constexpr int64_t kMaxRange = 100000;  // jinja2's sandbox MAX_RANGE
-
-FunctionPtr method(std::string name, std::function<Value(const CallArgs&, Interpreter&)> fn)
+FunctionPtr makeFunction(std::string name, std::function<Value(const CallArgs&, Interpreter&)> fn)
 {
     auto f = std::make_shared<Function>();
     f->name = std::move(name);
     f->call = std::move(fn);
     return f;
 }
+
+namespace {
 
 const std::string& stringArg(const CallArgs& args, size_t pos, const char* name, const char* method)
 {
@@ -206,7 +204,7 @@ std::string formatString(const std::string& fmt, const CallArgs& args)
 Value stringMethod(Interpreter& in, const std::string& s, const std::string& name)
 {
     auto bind = [&](auto fn) {
-        return Value(method(name, [s, fn](const CallArgs& args, Interpreter& interp) -> Value { return fn(s, args, interp); }));
+        return Value(makeFunction(name, [s, fn](const CallArgs& args, Interpreter& interp) -> Value { return fn(s, args, interp); }));
     };
     if (name == "startswith" || name == "endswith") {
         const bool prefix = name == "startswith";
@@ -334,28 +332,28 @@ Value dictMethod(const Value& obj, const std::string& name)
 {
     const DictPtr d = obj.dictPtr();
     if (name == "items")
-        return Value(method(name, [d](const CallArgs&, Interpreter&) {
+        return Value(makeFunction(name, [d](const CallArgs&, Interpreter&) {
             List out;
             for (const auto& [k, v] : d->entries)
                 out.push_back(Value::tuple(List{Value(k), v}));
             return Value(std::move(out));
         }));
     if (name == "keys")
-        return Value(method(name, [d](const CallArgs&, Interpreter&) {
+        return Value(makeFunction(name, [d](const CallArgs&, Interpreter&) {
             List out;
             for (const auto& e : d->entries)
                 out.push_back(Value(e.first));
             return Value(std::move(out));
         }));
     if (name == "values")
-        return Value(method(name, [d](const CallArgs&, Interpreter&) {
+        return Value(makeFunction(name, [d](const CallArgs&, Interpreter&) {
             List out;
             for (const auto& e : d->entries)
                 out.push_back(e.second);
             return Value(std::move(out));
         }));
     if (name == "get")
-        return Value(method(name, [d](const CallArgs& args, Interpreter&) {
+        return Value(makeFunction(name, [d](const CallArgs& args, Interpreter&) {
             const Value* key = args.get(0, "key");
             if (!key)
                 throw TemplateError("get expected at least 1 argument");
@@ -368,54 +366,6 @@ Value dictMethod(const Value& obj, const std::string& name)
     if (name == "update" || name == "pop" || name == "popitem" || name == "setdefault" || name == "clear")
         throw TemplateError("access to attribute '" + name + "' of 'dict' object is unsafe");
     return Value();
-}
-
-std::string strftimeLike(const std::string& fmt, const std::tm& t)
-{
-    static const char* const kDays[] = {"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"};
-    static const char* const kMonths[] = {"January", "February", "March", "April", "May", "June", "July",
-                                          "August", "September", "October", "November", "December"};
-    const int wday = std::clamp(t.tm_wday, 0, 6);
-    const int mon = std::clamp(t.tm_mon, 0, 11);
-    std::string out;
-    char buf[32];
-    for (size_t i = 0; i < fmt.size(); ++i) {
-        if (fmt[i] != '%' || i + 1 >= fmt.size()) {
-            out += fmt[i];
-            continue;
-        }
-        char c = fmt[++i];
-        const bool noPad = c == '-' && i + 1 < fmt.size();
-        if (noPad)
-            c = fmt[++i];
-        auto num = [&](int v, int width) {
-            std::snprintf(buf, sizeof buf, noPad ? "%d" : "%0*d", noPad ? v : width, v);
-            if (noPad)
-                std::snprintf(buf, sizeof buf, "%d", v);
-            out += buf;
-        };
-        switch (c) {
-        case 'a': out += std::string(kDays[wday]).substr(0, 3); break;
-        case 'A': out += kDays[wday]; break;
-        case 'b': case 'h': out += std::string(kMonths[mon]).substr(0, 3); break;
-        case 'B': out += kMonths[mon]; break;
-        case 'd': num(t.tm_mday, 2); break;
-        case 'e': std::snprintf(buf, sizeof buf, "%2d", t.tm_mday); out += buf; break;
-        case 'm': num(mon + 1, 2); break;
-        case 'Y': num(t.tm_year + 1900, 4); break;
-        case 'y': num((t.tm_year + 1900) % 100, 2); break;
-        case 'H': num(t.tm_hour, 2); break;
-        case 'I': num(t.tm_hour % 12 == 0 ? 12 : t.tm_hour % 12, 2); break;
-        case 'M': num(t.tm_min, 2); break;
-        case 'S': num(t.tm_sec, 2); break;
-        case 'j': num(t.tm_yday + 1, 3); break;
-        case 'p': out += t.tm_hour < 12 ? "AM" : "PM"; break;
-        case 'w': num(wday, 1); break;
-        case '%': out += '%'; break;
-        default: out += '%'; out += c; break;
-        }
-    }
-    return out;
 }
 
 }  // namespace
@@ -567,65 +517,6 @@ bool containsValue(const Value& container, const Value& needle)
     case Value::Kind::Dict: return needle.isString() && container.asDict().find(needle.asString()) != nullptr;
     default: throw TemplateError("argument of type '" + container.typeName() + "' is not iterable");
     }
-}
-
-void addGlobals(Dict& globals)
-{
-    globals.set("raise_exception", Value(method("raise_exception", [](const CallArgs& args, Interpreter&) -> Value {
-        const Value* msg = args.get(0, "message");
-        throw TemplateError(msg ? msg->str() : std::string(), 0, 0, true);
-    })));
-    globals.set("strftime_now", Value(method("strftime_now", [](const CallArgs& args, Interpreter& in) {
-        return Value(strftimeLike(stringArg(args, 0, "format", "strftime_now"), in.localTime()));
-    })));
-    auto fromArgs = [](const CallArgs& args) {
-        auto d = std::make_shared<Dict>();
-        for (const Value& p : args.positional) {
-            if (!p.isDict() && !p.isNamespace())
-                throw TemplateError("namespace()/dict() positional argument must be a mapping");
-            for (const auto& [k, v] : p.asDict().entries)
-                d->set(k, v);
-        }
-        for (const auto& [k, v] : args.named)
-            d->set(k, v);
-        return d;
-    };
-    globals.set("namespace", Value(method("namespace", [fromArgs](const CallArgs& args, Interpreter&) {
-        DictPtr d = fromArgs(args);
-        for (const auto& e : d->entries)
-            if (!e.first.empty() && e.first[0] == '_')
-                throw TemplateError("chat templates cannot store underscore-prefixed attributes on a namespace");
-        return Value::ns(d);
-    })));
-    globals.set("dict", Value(method("dict", [fromArgs](const CallArgs& args, Interpreter&) { return Value::dict(fromArgs(args)); })));
-    globals.set("range", Value(method("range", [](const CallArgs& args, Interpreter& in) {
-        int64_t start = 0;
-        int64_t stop = 0;
-        int64_t step = 1;
-        for (const Value& a : args.positional)
-            if (!a.isInt() && !a.isBool())
-                throw TemplateError("range() arguments must be integers");
-        if (args.positional.size() == 1) {
-            stop = args.positional[0].toInt();
-        } else if (args.positional.size() == 2 || args.positional.size() == 3) {
-            start = args.positional[0].toInt();
-            stop = args.positional[1].toInt();
-            if (args.positional.size() == 3)
-                step = args.positional[2].toInt();
-        } else {
-            throw TemplateError("range expected 1 to 3 arguments");
-        }
-        if (step == 0)
-            throw TemplateError("range() arg 3 must not be zero");
-        List out;
-        for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
-            if (static_cast<int64_t>(out.size()) >= kMaxRange)
-                throw TemplateError("Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
-            out.push_back(Value(i));
-        }
-        in.charge(out.size());
-        return Value(std::move(out));
-    })));
 }
 
 }  // namespace hearth::jinja
