@@ -206,7 +206,7 @@ void BpeModel::initialSymbols(std::string_view word, std::vector<TokenId>& ids) 
 {
     // HF's merge_word: known characters become symbols, unknown ones become their "<0xXX>" byte
     // tokens (byte_fallback) or unk (fused when fuse_unk), or vanish when there is no unk.
-    std::optional<TokenId> pendingUnk;
+    TokenId pendingUnk = -1;  // an unk not yet pushed (fuse_unk may extend it)
     std::size_t pos = 0;
     while (pos < word.size()) {
         std::size_t len = 1;
@@ -222,8 +222,8 @@ void BpeModel::initialSymbols(std::string_view word, std::vector<TokenId>& ids) 
         std::string_view ch = word.substr(pos, len);
         pos += len;
         if (id >= 0) {
-            if (pendingUnk) ids.push_back(*pendingUnk);
-            pendingUnk.reset();
+            if (pendingUnk >= 0) ids.push_back(pendingUnk);
+            pendingUnk = -1;
             ids.push_back(id);
             continue;
         }
@@ -236,11 +236,11 @@ void BpeModel::initialSymbols(std::string_view word, std::vector<TokenId>& ids) 
             }
         }
         if (m_unk) {
-            if (pendingUnk && !m_fuseUnk) ids.push_back(*pendingUnk);
-            pendingUnk = m_unk;
+            if (pendingUnk >= 0 && !m_fuseUnk) ids.push_back(pendingUnk);
+            pendingUnk = *m_unk;
         }
     }
-    if (pendingUnk) ids.push_back(*pendingUnk);
+    if (pendingUnk >= 0) ids.push_back(pendingUnk);
 }
 
 void BpeModel::mergeWord(std::string_view word, std::vector<TokenId>& out) const
