@@ -72,12 +72,12 @@ TIME_TOOL = {
 }
 
 
-def tool_conversation(args_as_string):
+def tool_conversation(args_as_string, call_content=None):
     args = {"city": "Paris", "unit": "celsius"}
     return [
         {"role": "system", "content": "You are a weather bot."},
         {"role": "user", "content": "What's the weather in Paris?"},
-        {"role": "assistant", "content": None, "tool_calls": [{
+        {"role": "assistant", "content": call_content, "tool_calls": [{
             "id": "call12345", "type": "function",
             "function": {"name": "get_weather", "arguments": json.dumps(args) if args_as_string else args}}]},
         {"role": "tool", "tool_call_id": "call12345", "name": "get_weather", "content": "{\"temperature\": 21, \"sky\": \"clear\"}"},
@@ -107,6 +107,9 @@ CONVERSATIONS = [
     ], None, {}),
     ("tools_dict_args", tool_conversation(False), [WEATHER_TOOL, TIME_TOOL], {}),
     ("tools_str_args", tool_conversation(True), [WEATHER_TOOL], {}),
+    # OpenAI clients send content None (dropped by transformers) or "" with tool calls.
+    ("tools_empty_content", tool_conversation(True, ""), [WEATHER_TOOL, TIME_TOOL], {}),
+    ("tools_dict_empty_content", tool_conversation(False, ""), [WEATHER_TOOL], {}),
     ("tools_first_turn", [{"role": "user", "content": "Weather in Oslo?"}], [WEATHER_TOOL], {}),
     ("two_tool_calls", [
         {"role": "user", "content": "Weather and time in Tokyo?"},
