@@ -11,6 +11,7 @@ namespace hearth::cli {
 void registerInfoCommand(CLI::App& app, int& exitCode);
 void registerReferenceCommand(CLI::App& app, int& exitCode);  // gen-reference
 void registerLibraryCommands(CLI::App& app, int& exitCode);  // list, inspect
+void registerTokenizeCommands(CLI::App& app, int& exitCode);  // tokenize, render-chat
 void registerScoreCommand(CLI::App& app, int& exitCode);  // score
 void registerBenchCpuCommand(CLI::App& app, int& exitCode);  // bench-cpu
 void registerTokenizeBenchCommand(CLI::App& app, int& exitCode);  // bench-tokenize

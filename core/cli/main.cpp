@@ -20,6 +20,7 @@ int main(int argc, char** argv)
     hearth::cli::registerInfoCommand(app, exitCode);
     hearth::cli::registerReferenceCommand(app, exitCode);
     hearth::cli::registerLibraryCommands(app, exitCode);
+    hearth::cli::registerTokenizeCommands(app, exitCode);
     hearth::cli::registerScoreCommand(app, exitCode);
     hearth::cli::registerBenchCpuCommand(app, exitCode);
     hearth::cli::registerTokenizeBenchCommand(app, exitCode);

@@ -175,8 +175,19 @@ Result<GgufVocab> readVocab(const GgufHeader& header, const std::string& name)
     s.addBosByDefault = s.bos && boolKey(header, "tokenizer.ggml.add_bos_token", vocab.model == "llama");
     s.addEosByDefault = s.eos && boolKey(header, "tokenizer.ggml.add_eos_token", false);
     vocab.addSpacePrefix = boolKey(header, "tokenizer.ggml.add_space_prefix", true);
+    auto addEot = [&s](TokenId id) {
+        if (std::find(s.endOfTurn.begin(), s.endOfTurn.end(), id) == s.endOfTurn.end()) s.endOfTurn.push_back(id);
+    };
     for (std::optional<TokenId> id : {s.eos, eot, eom})
-        if (id && std::find(s.endOfTurn.begin(), s.endOfTurn.end(), *id) == s.endOfTurn.end()) s.endOfTurn.push_back(*id);
+        if (id) addEot(*id);
+    // Chat models end a turn with these control tokens even when the file names another eos.
+    static const char* const kTurnEnders[] = {"<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|eom_id|>", "<|end_of_text|>",
+                                              "<end_of_turn>", "<|end|>", "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>"};
+    for (std::size_t id = 0; id < n; ++id) {
+        if (vocab.types[id] != GgufTokenType::Control) continue;
+        for (const char* text : kTurnEnders)
+            if (vocab.tokens[id] == text) addEot(static_cast<TokenId>(id));
+    }
     return vocab;
 }
 
@@ -203,12 +214,7 @@ Result<std::unique_ptr<Tokenizer>> makeGgufBpeTokenizer(const GgufVocab& vocab)
                           {"decoder", byteLevelStep(true)}, {"model", std::move(model)}};
     HEARTH_TRY_ASSIGN(std::unique_ptr<HfTokenizer> inner,
                       HfTokenizer::fromJsonText(doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), vocab.name));
-    // The engine knows the model's end-of-turn tokens by name; the GGUF's own ids come first.
-    HEARTH_TRY_STATUS(inner->applyConfigs({}, {}, {}));
-    SpecialTokens special = vocab.special;
-    for (TokenId id : inner->specialTokens().endOfTurn)
-        if (std::find(special.endOfTurn.begin(), special.endOfTurn.end(), id) == special.endOfTurn.end()) special.endOfTurn.push_back(id);
-    return std::unique_ptr<Tokenizer>(std::make_unique<GgufBpeTokenizer>(std::move(inner), std::move(special)));
+    return std::unique_ptr<Tokenizer>(std::make_unique<GgufBpeTokenizer>(std::move(inner), vocab.special));
 }
 
 }  // namespace tok
