@@ -33,7 +33,7 @@ public:
 
     // Fills special ids from tokenizer_config.json / generation_config.json text (either may be
     // empty) and the end-of-turn tokens the vocabulary has.
-    Status applyConfigs(std::string_view tokenizerConfig, std::string_view generationConfig, const std::string& folder);
+    Status applyConfigs(std::string_view tokenizerConfig, std::string_view generationConfig);
 
 private:
     void encodeText(std::string_view text, bool atInputStart, std::vector<TokenId>& ids) const;

@@ -141,9 +141,8 @@ Result<std::unique_ptr<HfTokenizer>> HfTokenizer::fromJsonText(std::string_view 
     }
 }
 
-Status HfTokenizer::applyConfigs(std::string_view tokenizerConfig, std::string_view generationConfig, const std::string& folder)
+Status HfTokenizer::applyConfigs(std::string_view tokenizerConfig, std::string_view generationConfig)
 {
-    (void)folder;
     nlohmann::json config = parseOptionalJson(tokenizerConfig);
     nlohmann::json generation = parseOptionalJson(generationConfig);
     auto idOf = [this](const std::optional<std::string>& text) -> std::optional<TokenId> {
@@ -193,7 +192,7 @@ Result<std::unique_ptr<Tokenizer>> loadTokenizerJson(const std::filesystem::path
     HEARTH_TRY_ASSIGN(std::unique_ptr<tok::HfTokenizer> tokenizer, tok::HfTokenizer::fromJsonText(text, jsonPath.string()));
     std::filesystem::path folder = jsonPath.parent_path();
     HEARTH_TRY_STATUS(tokenizer->applyConfigs(readOptional(folder / "tokenizer_config.json"),
-                                              readOptional(folder / "generation_config.json"), folder.string()));
+                                              readOptional(folder / "generation_config.json")));
     return std::unique_ptr<Tokenizer>(std::move(tokenizer));
 }
 

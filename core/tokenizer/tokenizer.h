@@ -53,8 +53,7 @@ public:
 
 // Loads a tokenizer from a model folder (tokenizer.json, else tokenizer.model), a tokenizer.json or
 // tokenizer.model path, or a .gguf file. Special ids and the end-of-turn set come from
-// tokenizer_config.json / generation_config.json / config.json when present. tokenizer.model and
-// GGUF vocabularies give an Unsupported error until their readers land (issue #3).
+// tokenizer_config.json / generation_config.json / config.json when present.
 Result<std::unique_ptr<Tokenizer>> loadTokenizer(const std::string& path);
 
 }  // namespace hearth

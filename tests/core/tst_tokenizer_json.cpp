@@ -268,17 +268,23 @@ private slots:
         QVERIFY2(result.error().message.find("tokenizer.json") != std::string::npos, result.error().message.c_str());
     }
 
-    void otherSourcesSayUnsupported()
+    void otherSourcesRejectGarbage()
     {
+        // loadTokenizer hands tokenizer.model and .gguf to their readers; garbage in either is an
+        // error naming the file, a missing path is NotFound, another extension Unsupported.
         QTemporaryDir dir;
         writeFile(dir.filePath(QStringLiteral("tokenizer.model")), "spm");
         writeFile(dir.filePath(QStringLiteral("model.gguf")), "GGUF");
+        writeFile(dir.filePath(QStringLiteral("vocab.txt")), "a");
         auto spm = loadTokenizer(dir.path().toStdString());
         QVERIFY(!spm.isOk());
-        QCOMPARE(spm.error().code, ErrorCode::Unsupported);
+        QVERIFY2(spm.error().message.find("tokenizer.model") != std::string::npos, spm.error().message.c_str());
         auto gguf = loadTokenizer(dir.filePath(QStringLiteral("model.gguf")).toStdString());
         QVERIFY(!gguf.isOk());
-        QCOMPARE(gguf.error().code, ErrorCode::Unsupported);
+        QVERIFY2(gguf.error().message.find("model.gguf") != std::string::npos, gguf.error().message.c_str());
+        auto other = loadTokenizer(dir.filePath(QStringLiteral("vocab.txt")).toStdString());
+        QVERIFY(!other.isOk());
+        QCOMPARE(other.error().code, ErrorCode::Unsupported);
         auto missing = loadTokenizer(dir.filePath(QStringLiteral("nothing-here")).toStdString());
         QVERIFY(!missing.isOk());
         QCOMPARE(missing.error().code, ErrorCode::NotFound);
