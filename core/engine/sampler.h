@@ -1,8 +1,12 @@
 // Turning one row of logits into the next token: greedy, temperature, top-k, top-p, min-p,
 // repetition / presence / frequency penalties, logit bias, a seed that makes runs repeatable,
-// and the top-n log-probabilities of the distribution the token was drawn from.
-// The order of operations follows Hugging Face generate(): penalties and bias on the raw logits,
-// then temperature, then top-k, top-p and min-p filtering, then the draw.
+// and the top-n log-probabilities of the model's distribution.
+// The order of operations follows Hugging Face generate(): repetition penalty, presence and
+// frequency penalties, logit bias on the raw logits, then temperature, then top-k, top-p and
+// min-p filtering, then one draw from the softmax of what is left.
+// Reported log-probabilities are "raw" (vLLM's default logprobs mode): log_softmax of the logits
+// the model produced, before penalties, bias, temperature and filtering, so they describe the
+// model and match `hearth-cli score`, whatever sampling settings picked the token.
 #pragma once
 
 #include <cstdint>
@@ -31,8 +35,11 @@ struct SamplingParams {
     bool isGreedy() const { return temperature == 0.0f || topK == 1; }
 };
 
+// Largest accepted topLogprobs (OpenAI's limit).
+inline constexpr std::int32_t kMaxTopLogprobs = 20;
+
 // Checks ranges (NaN, negative temperature, top_p outside (0, 1], ...) against `vocabSize`;
-// the message names the parameter and says what is allowed.
+// the message names the parameter as the OpenAI API spells it and says what is allowed.
 Status validateSamplingParams(const SamplingParams& params, std::int64_t vocabSize);
 
 struct TokenLogprob {
@@ -42,31 +49,59 @@ struct TokenLogprob {
 
 struct SampledToken {
     std::int32_t token = 0;
-    float logprob = 0.0f;               // of the chosen token, under log_softmax of the processed logits
-    std::vector<TokenLogprob> top;      // topLogprobs alternatives, most likely first
+    float logprob = 0.0f;               // of the chosen token, raw: log_softmax of the model's logits
+    std::vector<TokenLogprob> top;      // topLogprobs alternatives (raw), most likely first, ties by id
 };
 
+// What the penalties look at: every token of prompt and output (repetition penalty, as HF does)
+// and the generated tokens alone with their counts (presence / frequency, as OpenAI and vLLM do).
+struct TokenCounts {
+    std::unordered_map<std::int32_t, std::int32_t> seen;       // prompt + generated
+    std::unordered_map<std::int32_t, std::int32_t> generated;  // generated only
+};
+
+// The sampler's whole processing of one row, in place: penalties, bias, temperature, top-k,
+// top-p, min-p. Kept tokens end up with logits whose softmax is the distribution the sampler
+// draws from (shifted so the largest is 0, which softmax ignores); removed tokens are -inf.
+// Greedy params keep only the argmax. Exposed so tests can compare with transformers' warpers.
+void processLogits(const SamplingParams& params, const TokenCounts& counts, std::span<float> logits);
+
 // One sampler per sequence: it owns the random state and the token counts for the penalties.
+// Sampling costs O(vocab) plus a partial sort of the candidates top-p actually needs.
 class Sampler {
 public:
+    // `params` should have passed validateSamplingParams; values outside their ranges are
+    // clamped into them so that nothing undefined happens.
     Sampler(SamplingParams params, std::int64_t vocabSize);
+
+    // Validates `params` first: the form for callers holding user input.
+    static Result<Sampler> create(SamplingParams params, std::int64_t vocabSize);
 
     // Counts `tokens` for the penalties (the prompt, for repetition penalty as HF does).
     void observePrompt(std::span<const std::int32_t> tokens);
+    // Counts a token the sequence produced without sample() (forced or replayed output).
+    void observeGenerated(std::int32_t token);
     // Picks the next token from `logits` [vocabSize] and counts it. `logits` is used as scratch.
     SampledToken sample(std::span<float> logits);
 
     const SamplingParams& params() const { return m_params; }
+    std::int64_t vocabSize() const { return m_vocabSize; }
+    // The seed in use: params().seed, or the one drawn from std::random_device.
+    std::uint64_t seed() const { return m_seed; }
+    const TokenCounts& counts() const { return m_counts; }
 
 private:
     void count(std::int32_t token, bool generated);
+    std::uint64_t nextRandom();
 
     SamplingParams m_params;
     std::int64_t m_vocabSize = 0;
+    std::uint64_t m_seed = 0;
     std::uint64_t m_rngState = 0;
-    std::unordered_map<std::int32_t, std::int32_t> m_promptOrGenerated;  // repetition penalty set
-    std::unordered_map<std::int32_t, std::int32_t> m_generatedCounts;    // presence/frequency
+    TokenCounts m_counts;
+    std::vector<float> m_raw;           // scratch: the model's logits, for the raw logprobs
     std::vector<std::int32_t> m_order;  // scratch: candidate ids
+    std::vector<std::int32_t> m_spare;  // scratch: a second candidate list (top-k selection)
 };
 
 }  // namespace hearth
