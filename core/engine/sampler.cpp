@@ -1,6 +1,6 @@
 // The sampler: HF generate()'s logits processors and warpers on one row of logits, then a
-// seeded draw. Work is O(vocab) for the penalties, shift, top-k selection and the draw; only
-// top-p sorts, and then only as far down the ranking as its probability mass needs.
+// seeded draw. Every step is O(vocab) (expected, for the top-k and top-p selections); nothing
+// sorts the whole vocabulary.
 #include "engine/sampler.h"
 
 #include <algorithm>
@@ -31,12 +31,17 @@ std::uint64_t mix64(std::uint64_t z) {
     return z ^ (z >> 31);
 }
 
-// Penalties and bias on the model's logits (HF RepetitionPenaltyLogitsProcessor, then OpenAI's
-// presence / frequency penalties over the generated tokens, then logit_bias), and afterwards
+// Bias and penalties on the model's logits in the order HF generate() and vLLM agree on:
+// logit_bias (HF SequenceBiasLogitsProcessor, vLLM's logit bias processor), HF's
+// RepetitionPenaltyLogitsProcessor over prompt and output, then OpenAI's frequency and presence
+// penalties over the generated tokens (vLLM's apply_penalties), and afterwards
 // NaN -> -inf and +inf -> the largest float, so that later comparisons form a total order.
 void applyPenalties(const SamplingParams& p, const TokenCounts& counts, std::span<float> logits) {
     const auto n = static_cast<std::int64_t>(logits.size());
     auto inRange = [n](std::int32_t id) { return id >= 0 && id < n; };
+    for (const auto& [id, bias] : p.logitBias) {
+        if (inRange(id)) logits[static_cast<std::size_t>(id)] += bias;
+    }
     if (p.repetitionPenalty != 1.0f) {
         for (const auto& [id, c] : counts.seen) {
             if (!inRange(id) || c <= 0) continue;
@@ -47,12 +52,10 @@ void applyPenalties(const SamplingParams& p, const TokenCounts& counts, std::spa
     if (p.presencePenalty != 0.0f || p.frequencyPenalty != 0.0f) {
         for (const auto& [id, c] : counts.generated) {
             if (!inRange(id) || c <= 0) continue;
-            logits[static_cast<std::size_t>(id)] -=
-                p.presencePenalty + p.frequencyPenalty * static_cast<float>(c);
+            float& x = logits[static_cast<std::size_t>(id)];
+            x -= p.frequencyPenalty * static_cast<float>(c);
+            x -= p.presencePenalty;
         }
-    }
-    for (const auto& [id, bias] : p.logitBias) {
-        if (inRange(id)) logits[static_cast<std::size_t>(id)] += bias;
     }
     for (float& x : logits) {
         if (std::isnan(x)) x = -kInf;
@@ -69,9 +72,52 @@ std::size_t argmax(std::span<const float> values) {
     return best;
 }
 
+// The last token top-p keeps: the lowest-ranked one whose higher-ranked tokens weigh less than
+// `massNeeded` (weights exp(logit)). A quickselect that splits by mass instead of by count:
+// expected O(n), where sorting the ranking would be O(n log n) on every token.
+template <typename Higher>
+std::int32_t topPBoundary(std::span<const float> logits, std::vector<std::int32_t>& ids, double massNeeded,
+                          const Higher& higher) {
+    auto weight = [&](std::int32_t id) { return std::exp(static_cast<double>(logits[static_cast<std::size_t>(id)])); };
+    auto at = [&](std::size_t i) { return ids.begin() + static_cast<std::ptrdiff_t>(i); };
+    // Invariant: ids[0, lo) are kept and weigh `above` < massNeeded, so ids' best in [lo, hi) is kept.
+    std::size_t lo = 0;
+    std::size_t hi = ids.size();
+    double above = 0.0;
+    for (int round = 0;; ++round) {
+        if (hi - lo <= 32 || round > 64) {  // small, or splitting badly: finish by sorting
+            std::sort(at(lo), at(hi), higher);
+            std::int32_t last = ids[lo];
+            for (std::size_t i = lo; i < hi && (i == lo || above < massNeeded); ++i) {
+                last = ids[i];
+                above += weight(ids[i]);
+            }
+            return last;
+        }
+        std::int32_t a = ids[lo], b = ids[lo + (hi - lo) / 2], c = ids[hi - 1];
+        if (higher(b, a)) std::swap(a, b);
+        if (higher(c, b)) std::swap(b, c);
+        if (higher(b, a)) std::swap(a, b);
+        const std::int32_t pivot = b;  // median of three
+        const auto split = std::partition(at(lo), at(hi), [&](std::int32_t id) { return higher(id, pivot); });
+        double higherMass = 0.0;
+        for (auto it = at(lo); it != split; ++it) higherMass += weight(*it);
+        const auto s = static_cast<std::size_t>(split - ids.begin());
+        if (above + higherMass >= massNeeded) {
+            hi = s;  // the pivot is out; the boundary is among the higher ones (s > lo by the invariant)
+            continue;
+        }
+        above += higherMass + weight(pivot);  // everything higher and the pivot stay
+        if (above >= massNeeded) return pivot;
+        std::iter_swap(split, std::find(split, at(hi), pivot));
+        lo = s + 1;
+        if (lo == hi) return pivot;
+    }
+}
+
 // Temperature, top-k, top-p and min-p on penalized, sanitized `logits`. Leaves the kept ids in
-// `order` in a canonical order (by id, or by rank once top-p has sorted them) so that the draw
-// is the same on every run, and their logits shifted and scaled: (x - max) / temperature.
+// `order` in id order, so that the draw walks them the same way on every run and standard
+// library, and their logits shifted and scaled: (x - max) / temperature.
 // Logits of ids not in `order` are left unspecified.
 void selectCandidates(const SamplingParams& p, std::span<float> logits, std::vector<std::int32_t>& order,
                       std::vector<std::int32_t>& spare) {
@@ -92,8 +138,8 @@ void selectCandidates(const SamplingParams& p, std::span<float> logits, std::vec
         x = (x - maxLogit) / p.temperature;
         if (x != -kInf) order.push_back(static_cast<std::int32_t>(i));
     }
-    // Higher logit first, lower id first among equals: a strict total order, so every partial
-    // sort and selection below comes out the same everywhere.
+    // Higher logit first, lower id first among equals (as greedy): a strict total order, so every
+    // selection below has one answer whatever the standard library's algorithms do.
     auto higher = [&logits](std::int32_t a, std::int32_t b) {
         const float la = logits[static_cast<std::size_t>(a)];
         const float lb = logits[static_cast<std::size_t>(b)];
@@ -109,30 +155,16 @@ void selectCandidates(const SamplingParams& p, std::span<float> logits, std::vec
         std::erase_if(order, [&](std::int32_t id) { return logits[static_cast<std::size_t>(id)] < threshold; });
     }
 
-    // HF TopPLogitsWarper: a token survives when the probability mass strictly above it is below
-    // top_p (HF: its ascending cumulative sum exceeds 1 - top_p); the top token always survives.
-    // The candidates are sorted in growing chunks, only as deep as the mass requires.
+    // HF TopPLogitsWarper: keep the shortest run of the ranking whose probability mass reaches
+    // top_p, i.e. each token whose mass strictly above it is below top_p (HF: whose ascending
+    // cumulative sum exceeds 1 - top_p); the top token always stays. Ties at the boundary are
+    // unspecified in HF (torch.sort is not stable); here the lower id ranks first, as everywhere.
     if (p.topP < 1.0f && order.size() > 1) {
         double total = 0.0;
         for (std::int32_t id : order) total += std::exp(static_cast<double>(logits[static_cast<std::size_t>(id)]));
-        const double massNeeded = static_cast<double>(p.topP) * total;
-        std::size_t sorted = 0;
-        std::size_t keep = order.size();
-        double above = 0.0;
-        for (std::size_t i = 0; i < order.size(); ++i) {
-            if (i == sorted) {
-                const std::size_t next = std::min(order.size(), std::max<std::size_t>(64, sorted * 4));
-                std::partial_sort(order.begin() + static_cast<std::ptrdiff_t>(sorted),
-                                  order.begin() + static_cast<std::ptrdiff_t>(next), order.end(), higher);
-                sorted = next;
-            }
-            if (i > 0 && above >= massNeeded) {
-                keep = i;
-                break;
-            }
-            above += std::exp(static_cast<double>(logits[static_cast<std::size_t>(order[i])]));
-        }
-        order.resize(keep);
+        spare.assign(order.begin(), order.end());
+        const std::int32_t last = topPBoundary(logits, spare, static_cast<double>(p.topP) * total, higher);
+        std::erase_if(order, [&](std::int32_t id) { return id != last && !higher(id, last); });
     }
 
     // HF MinPLogitsWarper: drop tokens whose probability is below min_p times the top one's.

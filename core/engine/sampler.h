@@ -1,9 +1,9 @@
 // Turning one row of logits into the next token: greedy, temperature, top-k, top-p, min-p,
 // repetition / presence / frequency penalties, logit bias, a seed that makes runs repeatable,
 // and the top-n log-probabilities of the model's distribution.
-// The order of operations follows Hugging Face generate(): repetition penalty, presence and
-// frequency penalties, logit bias on the raw logits, then temperature, then top-k, top-p and
-// min-p filtering, then one draw from the softmax of what is left.
+// The order of operations follows Hugging Face generate() (and vLLM, which agrees): logit bias,
+// repetition penalty, frequency and presence penalties on the raw logits, then temperature,
+// then top-k, top-p and min-p filtering, then one draw from the softmax of what is left.
 // Reported log-probabilities are "raw" (vLLM's default logprobs mode): log_softmax of the logits
 // the model produced, before penalties, bias, temperature and filtering, so they describe the
 // model and match `hearth-cli score`, whatever sampling settings picked the token.
@@ -60,14 +60,14 @@ struct TokenCounts {
     std::unordered_map<std::int32_t, std::int32_t> generated;  // generated only
 };
 
-// The sampler's whole processing of one row, in place: penalties, bias, temperature, top-k,
+// The sampler's whole processing of one row, in place: bias, penalties, temperature, top-k,
 // top-p, min-p. Kept tokens end up with logits whose softmax is the distribution the sampler
 // draws from (shifted so the largest is 0, which softmax ignores); removed tokens are -inf.
 // Greedy params keep only the argmax. Exposed so tests can compare with transformers' warpers.
 void processLogits(const SamplingParams& params, const TokenCounts& counts, std::span<float> logits);
 
 // One sampler per sequence: it owns the random state and the token counts for the penalties.
-// Sampling costs O(vocab) plus a partial sort of the candidates top-p actually needs.
+// Sampling costs O(vocab) per token: selections, never a sort of the whole vocabulary.
 class Sampler {
 public:
     // `params` should have passed validateSamplingParams; values outside their ranges are
