@@ -153,7 +153,9 @@ Statement& Statement::bind(int index, std::int64_t value)
 Statement& Statement::bind(int index, std::string_view text)
 {
     // SQLITE_TRANSIENT: SQLite copies the bytes, so temporaries are safe to pass.
-    sqlite3_bind_text64(m_stmt, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+    // An empty string_view may carry a null pointer, which SQLite would store as NULL.
+    const char* bytes = text.data() ? text.data() : "";
+    sqlite3_bind_text64(m_stmt, index, bytes, text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
     return *this;
 }
 

@@ -134,9 +134,13 @@ Status initialize(SqliteDb& db, int targetVersion, int busyTimeoutMs, OpenReport
                          db.path() + ": this SQLite file is not a Hearth conversation database; it was left unchanged");
 
     report.created = nObjects == 0;
-    HEARTH_TRY_ASSIGN(const std::int64_t walOk, db.queryInt("SELECT 1 FROM pragma_journal_mode('wal')",
-                                                              "switching to write-ahead logging"));
-    (void)walOk;
+    {
+        HEARTH_TRY_ASSIGN(Statement wal, Statement::prepare(db, "PRAGMA journal_mode = WAL", "switching to write-ahead logging"));
+        HEARTH_TRY_ASSIGN(const bool hasRow, wal.step());
+        // Some file systems (network mounts) cannot do WAL; the rollback journal is still safe.
+        if (!hasRow || wal.columnText(0) != "wal")
+            logWarning(db.path() + ": write-ahead logging unavailable; using the rollback journal");
+    }
     // NORMAL in WAL mode survives a process kill; only a power cut may drop the last commits.
     HEARTH_TRY_STATUS(db.exec("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", "setting connection options"));
     if (version < targetVersion) {
