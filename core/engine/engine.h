@@ -20,16 +20,6 @@ namespace hearth {
 
 enum class BackendChoice { Auto, Cpu, Cuda };
 
-struct EngineOptions {
-    BackendChoice backend = BackendChoice::Auto;
-    std::uint64_t kvBudgetBytes = 0;   // 0: a default from free memory
-    int nThreads = 0;                  // CPU backend threads; 0 = one per core
-    std::int32_t maxQueuedRequests = 64;     // beyond this, submit() answers Busy
-    std::int32_t maxBatchSequences = 16;     // sequences advanced together in one step
-    std::int32_t prefillChunkTokens = 256;   // a long prompt is prefilled in chunks this size
-    std::int64_t contextLength = 0;          // 0: the model's max positions, capped by memory
-};
-
 // Progress of a model load: the GUI panel, `/health` and the CLI show this.
 struct LoadProgress {
     std::string stage;               // "opening", "reading", "preparing", "warming up", "ready"
@@ -38,6 +28,19 @@ struct LoadProgress {
     double rateBytesPerS = 0.0;
     double etaS = 0.0;
     std::string file;                // the file being read, when reading
+};
+
+struct EngineOptions {
+    BackendChoice backend = BackendChoice::Auto;
+    std::uint64_t kvBudgetBytes = 0;   // 0: a default from free memory
+    int nThreads = 0;                  // CPU backend threads; 0 = one per core
+    std::int32_t maxQueuedRequests = 64;     // beyond this, submit() answers Busy
+    std::int32_t maxBatchSequences = 16;     // sequences advanced together in one step
+    std::int32_t prefillChunkTokens = 256;   // a long prompt is prefilled in chunks this size
+    std::int64_t contextLength = 0;          // 0: the model's max positions, capped by memory
+    // Called on the loading thread at each progress step (the same values state() shows).
+    std::function<void(const LoadProgress&)> onLoadProgress;
+    std::uint64_t loadReadChunkBytes = 16u << 20;  // weights are pre-read (and progress reported) in chunks this size
 };
 
 enum class EngineStateKind { Empty, Loading, Ready, Failed };
@@ -106,11 +109,13 @@ public:
 struct EngineStats {
     std::int32_t running = 0;
     std::int32_t queued = 0;
-    std::int32_t kvPagesUsed = 0;
+    std::int32_t kvPagesUsed = 0;            // held by running sequences
+    std::int32_t kvPagesCached = 0;          // released but kept for prefix reuse (reclaimable)
     std::int32_t kvPagesTotal = 0;
     std::uint64_t requestsServed = 0;
     std::uint64_t tokensGenerated = 0;
     std::uint64_t promptTokensCached = 0;
+    std::uint64_t preemptions = 0;           // sequences whose K/V was dropped to make room
 };
 
 struct ModelInfo {
