@@ -66,6 +66,17 @@ struct TokenCounts {
 // Greedy params keep only the argmax. Exposed so tests can compare with transformers' warpers.
 void processLogits(const SamplingParams& params, const TokenCounts& counts, std::span<float> logits);
 
+namespace detail {
+// Working memory of one sampling step, kept by the Sampler so that a step does not allocate.
+struct SamplerScratch {
+    std::vector<float> raw;             // [vocab] the model's logits, for the raw logprobs
+    std::vector<std::int32_t> order;    // candidate ids, in id order
+    std::vector<std::int32_t> spare;    // the ids of one bucket (top-k, top-p boundary)
+    std::vector<float> weights;         // [vocab] exp(processed logit), valid for candidates
+    std::vector<double> buckets;        // per-bucket count (top-k) or mass (top-p)
+};
+}  // namespace detail
+
 // One sampler per sequence: it owns the random state and the token counts for the penalties.
 // Sampling costs O(vocab) per token: selections, never a sort of the whole vocabulary.
 class Sampler {
@@ -99,9 +110,7 @@ private:
     std::uint64_t m_seed = 0;
     std::uint64_t m_rngState = 0;
     TokenCounts m_counts;
-    std::vector<float> m_raw;           // scratch: the model's logits, for the raw logprobs
-    std::vector<std::int32_t> m_order;  // scratch: candidate ids
-    std::vector<std::int32_t> m_spare;  // scratch: a second candidate list (top-k selection)
+    detail::SamplerScratch m_scratch;
 };
 
 }  // namespace hearth
