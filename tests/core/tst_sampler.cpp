@@ -12,6 +12,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <numeric>
 #include <random>
 #include <set>
 
@@ -118,6 +119,45 @@ std::size_t lowestArgmax(const std::vector<float>& row)
     return static_cast<std::size_t>(std::max_element(row.begin(), row.end()) - row.begin());
 }
 
+// The warpers written the slow, obvious way (HF's definitions on a fully sorted row, ties by lower
+// id), as a second reference for rows transformers was not run on: wide spreads, huge top-k.
+std::vector<bool> naiveKept(std::vector<float> row, const SamplingParams& p)
+{
+    const std::size_t n = row.size();
+    const double maxLogit = *std::max_element(row.begin(), row.end());
+    std::vector<double> s(n);
+    for (std::size_t i = 0; i < n; ++i)
+        s[i] = (row[i] - maxLogit) / p.temperature;
+    std::vector<std::size_t> ranked(n);
+    std::iota(ranked.begin(), ranked.end(), 0);
+    std::sort(ranked.begin(), ranked.end(), [&](std::size_t a, std::size_t b) { return s[a] > s[b] || (s[a] == s[b] && a < b); });
+    std::vector<bool> kept(n, true);
+    if (p.topK > 0 && static_cast<std::size_t>(p.topK) < n) {
+        const double kth = s[ranked[static_cast<std::size_t>(p.topK) - 1]];
+        for (std::size_t i = 0; i < n; ++i)
+            kept[i] = s[i] >= kth;
+    }
+    if (p.topP < 1.0f) {
+        double total = 0.0;
+        for (std::size_t i = 0; i < n; ++i)
+            total += kept[i] ? std::exp(s[i]) : 0.0;
+        double above = 0.0;
+        for (std::size_t r = 0; r < n; ++r) {
+            const std::size_t id = ranked[r];
+            if (!kept[id])
+                continue;
+            if (r > 0 && above >= p.topP * total)
+                kept[id] = false;
+            above += std::exp(s[id]);
+        }
+    }
+    if (p.minP > 0.0f) {
+        for (std::size_t i = 0; i < n; ++i)
+            kept[i] = kept[i] && std::exp(s[i]) >= p.minP;
+    }
+    return kept;
+}
+
 }  // namespace
 
 class TestSampler : public QObject {
@@ -210,6 +250,55 @@ private slots:
         for (std::size_t i = 0; i < row.size(); ++i)
             maxDiff = std::max(maxDiff, std::abs(hits[i] / double(kDraws) - expected[i]));
         QVERIFY2(maxDiff < 0.01, qPrintable(QStringLiteral("max |frequency - p| = %1").arg(maxDiff)));
+    }
+
+    // Awkward shapes for the bucketed selections: spreads so wide that most ids fall in the
+    // last bucket, one crowded bucket, top-k far beyond the candidates, top-p near 1.
+    void matchesNaiveReference_data()
+    {
+        QTest::addColumn<int>("vocab");
+        QTest::addColumn<float>("spread");
+        QTest::addColumn<float>("temperature");
+        QTest::addColumn<int>("topK");
+        QTest::addColumn<float>("topP");
+        QTest::addColumn<float>("minP");
+        QTest::addRow("wide top_p 0.9999") << 5125 << 40.0f << 1.0f << 0 << 0.9999f << 0.0f;
+        QTest::addRow("wide top_k 3000") << 5125 << 40.0f << 1.0f << 3000 << 1.0f << 0.0f;
+        QTest::addRow("wide top_k 5124") << 5125 << 40.0f << 1.0f << 5124 << 1.0f << 0.0f;
+        QTest::addRow("crowded top_p 0.5") << 20000 << 0.01f << 1.0f << 0 << 0.5f << 0.0f;
+        QTest::addRow("crowded top_k 777") << 20000 << 0.01f << 1.0f << 777 << 1.0f << 0.0f;
+        QTest::addRow("flat top_p 0.3") << 769 << 0.0f << 1.0f << 0 << 0.3f << 0.0f;
+        QTest::addRow("flat top_k 5") << 769 << 0.0f << 1.0f << 5 << 1.0f << 0.0f;
+        QTest::addRow("cold k p min") << 5125 << 3.0f << 0.2f << 100 << 0.97f << 0.001f;
+        QTest::addRow("hot k p min") << 5125 << 3.0f << 20.0f << 4000 << 0.6f << 0.2f;
+        QTest::addRow("qwen-sized top_p 0.95") << 151936 << 2.5f << 0.7f << 0 << 0.95f << 0.0f;
+        QTest::addRow("qwen-sized top_k 50") << 151936 << 2.5f << 1.0f << 50 << 1.0f << 0.0f;
+    }
+    void matchesNaiveReference()
+    {
+        QFETCH(int, vocab);
+        QFETCH(float, spread);
+        QFETCH(float, temperature);
+        QFETCH(int, topK);
+        QFETCH(float, topP);
+        QFETCH(float, minP);
+        SamplingParams p;
+        p.temperature = temperature;
+        p.topK = topK;
+        p.topP = topP;
+        p.minP = minP;
+        for (std::uint32_t seed = 0; seed < 3; ++seed) {
+            const std::vector<float> row = spread > 0.0f ? randomRow(static_cast<std::size_t>(vocab), seed, spread)
+                                                         : std::vector<float>(static_cast<std::size_t>(vocab), 1.25f);
+            std::vector<float> logits = row;
+            processLogits(p, {}, logits);
+            const std::vector<bool> expected = naiveKept(row, p);
+            for (std::size_t i = 0; i < row.size(); ++i) {
+                if ((logits[i] != -kInf) != expected[i])
+                    QFAIL(qPrintable(QStringLiteral("id %1 (logit %2): kept %3, reference %4")
+                                         .arg(i).arg(row[i]).arg(logits[i] != -kInf).arg(expected[i])));
+            }
+        }
     }
 
     // The generator and the draw are pinned by an independent Python implementation.
