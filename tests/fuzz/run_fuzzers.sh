@@ -9,10 +9,10 @@ src=$1 build=$2 clangxx=$3 seconds=$4
 clangc=${clangxx/clang++/clang}
 
 if [ ! -f "$build/CMakeCache.txt" ]; then
-  cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Fuzz \
     -DCMAKE_CXX_COMPILER="$clangxx" -DCMAKE_C_COMPILER="$clangc" \
     -DHEARTH_FUZZ=ON -DHEARTH_WERROR=OFF -DHEARTH_BUILD_TESTS=OFF -DHEARTH_BUILD_GUI=OFF -DHEARTH_CUDA=OFF \
-    -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+    -DCMAKE_CXX_FLAGS="-O1 -gline-tables-only -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
     -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
 fi
 targets=$(cd "$src/tests/fuzz/targets" && ls fuzz_*.cpp 2>/dev/null | sed 's/\.cpp$//')
