@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "store/conversation_store.h"
+#include "store/sqlite_db.h"
 
 using namespace hearth;
 
@@ -418,6 +419,31 @@ private slots:
                  qPrintable(QStringLiteral("%1 writes in %2 ms").arg(s->streamWriteCount()).arg(elapsedMs)));
         CHECK_OK(s->finishReply(r, {}));
         QCOMPARE(rawText(s->path(), "SELECT content FROM messages WHERE id = " + std::to_string(r)), expected);
+    }
+
+    void sqliteFailuresBecomeActionableErrors_data()
+    {
+        QTest::addColumn<int>("sqliteCode");
+        QTest::addColumn<int>("code");
+        QTest::addColumn<QByteArray>("messagePart");
+        QTest::newRow("busy") << SQLITE_BUSY << int(ErrorCode::Busy) << QByteArray("locked by another");
+        QTest::newRow("locked") << SQLITE_LOCKED << int(ErrorCode::Busy) << QByteArray("locked by another");
+        QTest::newRow("disk full") << SQLITE_FULL << int(ErrorCode::Io) << QByteArray("disk is full");
+        QTest::newRow("write error") << SQLITE_IOERR_WRITE << int(ErrorCode::Io) << QByteArray("saving");
+        QTest::newRow("corrupt") << SQLITE_CORRUPT << int(ErrorCode::Corrupt) << QByteArray("damaged");
+        QTest::newRow("not a database") << SQLITE_NOTADB << int(ErrorCode::Corrupt) << QByteArray("not a database");
+        QTest::newRow("read-only") << SQLITE_READONLY << int(ErrorCode::Io) << QByteArray("saving");
+    }
+
+    void sqliteFailuresBecomeActionableErrors()
+    {
+        QFETCH(int, sqliteCode);
+        QFETCH(int, code);
+        QFETCH(QByteArray, messagePart);
+        const Error e = store_detail::sqliteError(sqliteCode, "detail", "/data/c.sqlite3", "saving");
+        QCOMPARE(int(e.code), code);
+        QVERIFY2(e.message.rfind("/data/c.sqlite3: saving: ", 0) == 0, e.message.c_str());
+        QVERIFY2(e.message.find(messagePart.toStdString()) != std::string::npos, e.message.c_str());
     }
 };
 

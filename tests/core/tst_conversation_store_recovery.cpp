@@ -376,6 +376,32 @@ private slots:
         sqlite3_close(other);
         CHECK_OK(s->createConversation({}));
     }
+
+    void failedStreamingWriteKeepsTextPending()
+    {
+        std::int64_t clockMs = 0;
+        StoreOptions options;
+        options.busyTimeoutMs = 50;
+        options.steadyClockMs = [&clockMs] { return clockMs; };
+        const std::string path = dbPath("pending.sqlite3");
+        auto s = openStore(path, options);
+        QVERIFY(s);
+        const MessageId reply = s->beginReply(s->createConversation({}).value()).value();
+        CHECK_OK(s->appendDelta(reply, "before the lock, "));
+        sqlite3* other = nullptr;
+        QCOMPARE(sqlite3_open(path.c_str(), &other), SQLITE_OK);
+        QCOMPARE(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+        clockMs = 250;  // a write is due, and the database is locked
+        const Status blocked = s->appendDelta(reply, "during the lock, ");
+        QVERIFY(!blocked);
+        QCOMPARE(blocked.error().code, ErrorCode::Busy);
+        QCOMPARE(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+        sqlite3_close(other);
+        CHECK_OK(s->appendDelta(reply, "after it."));
+        CHECK_OK(s->flush());
+        QCOMPARE(rawText(path, "SELECT content FROM messages WHERE id = " + std::to_string(reply)),
+                 std::string("before the lock, during the lock, after it."));
+    }
 };
 
 QTEST_APPLESS_MAIN(TestConversationStoreRecovery)
