@@ -40,6 +40,18 @@ Error noConversation(const std::string& path, ConversationId id)
     return makeError(ErrorCode::NotFound, path + ": conversation " + std::to_string(id) + " does not exist");
 }
 
+Result<std::vector<ConversationInfo>> readConversations(Statement& stmt, const std::string& path)
+{
+    std::vector<ConversationInfo> out;
+    for (;;) {
+        HEARTH_TRY_ASSIGN(const bool hasRow, stmt.step());
+        if (!hasRow)
+            return out;
+        HEARTH_TRY_ASSIGN(ConversationInfo info, store_detail::readConversation(stmt, path));
+        out.push_back(std::move(info));
+    }
+}
+
 }  // namespace
 
 const char* messageRoleName(MessageRole role)
@@ -174,18 +186,6 @@ Status ConversationStore::deleteConversation(ConversationId id)
         return noConversation(path(), id);
     std::erase_if(m_pending, [id](const auto& entry) { return entry.second.conversationId == id; });
     return Status::ok();
-}
-
-static Result<std::vector<ConversationInfo>> readConversations(Statement& stmt, const std::string& path)
-{
-    std::vector<ConversationInfo> out;
-    for (;;) {
-        HEARTH_TRY_ASSIGN(const bool hasRow, stmt.step());
-        if (!hasRow)
-            return out;
-        HEARTH_TRY_ASSIGN(ConversationInfo info, store_detail::readConversation(stmt, path));
-        out.push_back(std::move(info));
-    }
 }
 
 Result<std::vector<ConversationInfo>> ConversationStore::listConversations(bool includeArchived)

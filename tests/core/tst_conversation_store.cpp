@@ -46,6 +46,19 @@ std::string rawText(const std::string& path, const std::string& sql)
     return out;
 }
 
+// FTS5's own check that the search index matches the messages table.
+bool searchIndexConsistent(const std::string& path)
+{
+    sqlite3* db = nullptr;
+    bool ok = sqlite3_open(path.c_str(), &db) == SQLITE_OK &&
+              sqlite3_exec(db, "INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)", nullptr,
+                           nullptr, nullptr) == SQLITE_OK;
+    if (!ok)
+        qWarning("search index check: %s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return ok;
+}
+
 std::vector<std::string> titles(const std::vector<ConversationInfo>& list)
 {
     std::vector<std::string> out;
@@ -144,6 +157,11 @@ private slots:
 
     void settings()
     {
+        const QByteArray xdg = qgetenv("XDG_DATA_HOME");
+        const std::string base = xdg.startsWith('/') ? xdg.toStdString()
+                                                     : qgetenv("HOME").toStdString() + "/.local/share";
+        QCOMPARE(ConversationStore::defaultPath(), base + "/hearth/conversations.sqlite3");
+
         auto s = openStore(dbPath("settings.sqlite3"));
         QVERIFY(s);
         QVERIFY(!s->setting("last_model").value().has_value());
@@ -222,6 +240,7 @@ private slots:
         QCOMPARE(s->searchConversations("about").value().size(), size_t(1));
         CHECK_OK(s->deleteMessage(reply));
         QCOMPARE(s->searchConversations("向量数据库").value().size(), size_t(0));
+        QVERIFY(searchIndexConsistent(s->path()));
     }
 
     void editAndRegenerateKeepAlternatives()
@@ -270,6 +289,7 @@ private slots:
         QCOMPARE(contents(s->conversation(id).value()),
                  (std::vector<std::string>{"What is 2+2?", "4", "And 3+3?", "6"}));
 
+        QVERIFY(searchIndexConsistent(s->path()));
         // Deleting the active reply falls back to its remaining sibling.
         CHECK_OK(s->deleteMessage(a2));
         QCOMPARE(contents(s->conversation(id).value()),
