@@ -89,7 +89,9 @@ std::optional<ApiError> convertMessages(const OJson& body, OJson& out)
                 message[field.key()] = *field;
             }
         }
-        if (!message.contains("content")) message["content"] = nullptr;
+        // Clients send null content with tool calls; templates (Qwen3) test `'x' in message.content`,
+        // which fails on a missing value, so an absent text is the empty string.
+        if (!message.contains("content") || message["content"].is_null()) message["content"] = "";
         out.push_back(std::move(message));
     }
     return std::nullopt;
