@@ -282,6 +282,7 @@ private slots:
         // New rows go through the triggers the migration added.
         CHECK_OK(s->addMessage(1, NewMessage{MessageRole::User, "a brand new question", {}, {}, {}, MessageState::Complete, {}}));
         QCOMPARE(s->searchConversations("brand new").value().size(), size_t(1));
+        QVERIFY(rawExec(path, "INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)"));
     }
 
     void refusesWithoutTouching_data()
