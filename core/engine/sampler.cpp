@@ -103,10 +103,9 @@ void applyPenalties(const SamplingParams& p, const TokenCounts& counts, std::spa
     for (float& x : logits) x = sanitized(x);
 }
 
-// The largest value, NaN counting as -inf; -inf when there is none. (A plain local accumulator:
-// one captured by reference lives in memory and makes the loop several times slower.)
-// The reduction runs on integer keys that order like the floats, which vectorizes (a float max
-// reduction does not, for NaN and signed-zero rules).
+// The largest value, NaN counting as -inf; -inf when there is none. The reduction runs on
+// integer keys that order like the floats, which vectorizes (a float max reduction does not,
+// for NaN and signed-zero rules).
 float maxSanitized(std::span<const float> values) {
     auto key = [](std::int32_t bits) { return bits ^ ((bits >> 31) & 0x7fffffff); };  // its own inverse
     std::int32_t best = key(std::bit_cast<std::int32_t>(-kInf));

@@ -29,7 +29,7 @@ struct SamplingParams {
     float presencePenalty = 0.0f;     // OpenAI: subtract once per token that occurred, in [-2, 2]
     float frequencyPenalty = 0.0f;    // OpenAI: subtract count * penalty, in [-2, 2]
     std::unordered_map<std::int32_t, float> logitBias;  // added to the raw logits
-    std::optional<std::uint64_t> seed;  // same seed, same tokens; none = random
+    std::optional<std::uint64_t> seed;  // same seed and logits, same tokens; none = random (see Sampler)
     std::int32_t topLogprobs = 0;       // how many alternatives to report, 0..20
 
     bool isGreedy() const { return temperature == 0.0f || topK == 1; }
@@ -78,6 +78,10 @@ struct SamplerScratch {
 }  // namespace detail
 
 // One sampler per sequence: it owns the random state and the token counts for the penalties.
+// Randomness is splitmix64 seeded with mix64(seed), one draw per non-greedy token (greedy draws
+// none), and the arithmetic is plain IEEE float/double in a fixed order, so the same seed and
+// logits give the same tokens on every machine and standard library. (A build that fuses
+// multiply-adds, e.g. -march=native with FMA, can round the weights differently in the last bit.)
 // Sampling costs O(vocab) per token: selections, never a sort of the whole vocabulary.
 class Sampler {
 public:

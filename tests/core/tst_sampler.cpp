@@ -8,7 +8,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -651,41 +650,6 @@ private slots:
             const SampledToken t = s.sample(logits);
             QVERIFY(t.token >= 0 && t.token < 50);
             QCOMPARE(t.top.size(), std::size_t(20));
-        }
-    }
-
-    // Not a pass/fail check (the machine is shared): what one token costs on a Qwen-sized vocabulary.
-    void costOnLargeVocabulary()
-    {
-        const std::vector<float> row = randomRow(151936, 5, 2.5f);
-        struct Setting {
-            const char* name;
-            SamplingParams params;
-        };
-        std::vector<Setting> settings(4);
-        settings[0].name = "greedy";
-        settings[0].params.temperature = 0.0f;
-        settings[1].name = "temperature 0.8";
-        settings[1].params.temperature = 0.8f;
-        settings[2].name = "top_k 40 top_p 0.95";
-        settings[2].params.topK = 40;
-        settings[2].params.topP = 0.95f;
-        settings[3].name = "top_p 0.9 + 5 logprobs";
-        settings[3].params.topP = 0.9f;
-        settings[3].params.topLogprobs = 5;
-        for (Setting& setting : settings) {
-            setting.params.seed = 1;
-            Sampler s(setting.params, 151936);
-            std::vector<float> logits;
-            const auto start = std::chrono::steady_clock::now();
-            constexpr int kTokens = 20;
-            for (int i = 0; i < kTokens; ++i) {
-                logits = row;
-                QVERIFY(s.sample(logits).token >= 0);
-            }
-            const double usPerToken =
-                std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count() / kTokens;
-            qInfo("%s: %.0f us per token (vocab 151936)", setting.name, usPerToken);
         }
     }
 };
