@@ -54,7 +54,7 @@ public:
 
 private:
     void runLoad(std::string path);
-    void finishLoad(Result<LoadedModel> loaded);
+    void finishLoad(Result<LoadedModel> loaded, const std::string& backendReason);
     // Ends requests cancelled while waiting for the load (there are no scheduler steps yet).
     void sweepPendingLocked();
     void failPendingLocked(const Error& error);
@@ -133,10 +133,19 @@ void EngineImpl::runLoad(std::string path)
         if (m_options.onLoadProgress)
             m_options.onLoadProgress(progress);
     };
-    finishLoad(loadModelForEngine(params));
+    Result<LoadedModel> loaded = loadModelForEngine(params);
+    // Outside the engine lock: in a CUDA build the probe initialises the driver.
+    std::string why = "the CPU backend was chosen";
+    if (loaded && m_options.backend == BackendChoice::Auto) {
+        const BackendReport report = probeBackends();
+        why = report.backend == "cuda"
+                  ? "a CUDA device was found, but this build's engine has no CUDA backend yet; running on the CPU"
+                  : "running on the CPU: " + report.reason;
+    }
+    finishLoad(std::move(loaded), why);
 }
 
-void EngineImpl::finishLoad(Result<LoadedModel> loaded)
+void EngineImpl::finishLoad(Result<LoadedModel> loaded, const std::string& backendReason)
 {
     std::unique_lock lock(m_mutex);
     // Checked under the lock: a cancel that arrives after the last check still wins, so a
@@ -167,12 +176,7 @@ void EngineImpl::finishLoad(Result<LoadedModel> loaded)
         m_scheduler->adopt(std::move(m_pending));
         m_pending.clear();
         m_state.progress.stage = "ready";
-        if (m_options.backend == BackendChoice::Auto) {
-            const BackendReport report = probeBackends();
-            m_state.reason = report.backend == "cuda"
-                                 ? "a CUDA device was found, but this build's engine has no CUDA backend yet; running on the CPU"
-                                 : "running on the CPU: " + report.reason;
-        }
+        m_state.reason = backendReason;
     }
     lock.unlock();
     m_stateChanged.notify_all();

@@ -76,6 +76,8 @@ struct GenerationStats {
     double totalMs = 0.0;
 };
 
+// Every generated token, including the end-of-turn or stop id that ends the request (whose
+// textDelta is empty: it is not part of the reply's text).
 struct TokenEvent {
     TokenId token = 0;
     std::string textDelta;                   // final UTF-8 text this token released (may be empty)
