@@ -1,0 +1,136 @@
+#include "chat_view.h"
+
+#include <QHBoxLayout>
+#include <QKeyEvent>
+#include <QLabel>
+#include <QPushButton>
+#include <QScrollArea>
+#include <QScrollBar>
+#include <QTimer>
+#include <QVBoxLayout>
+
+#include "chat_controller.h"
+#include "message_widget.h"
+
+namespace hearth::gui {
+
+ChatInput::ChatInput(QWidget* parent) : QPlainTextEdit(parent)
+{
+    setObjectName(QStringLiteral("chatInput"));
+    setPlaceholderText(tr("Type a message (Enter sends, Shift+Enter for a new line)"));
+    setMaximumHeight(110);
+}
+
+void ChatInput::keyPressEvent(QKeyEvent* event)
+{
+    const bool enter = event->key() == Qt::Key_Return || event->key() == Qt::Key_Enter;
+    if (enter && !(event->modifiers() & Qt::ShiftModifier)) {
+        emit sendRequested();
+        return;
+    }
+    QPlainTextEdit::keyPressEvent(event);
+}
+
+ChatView::ChatView(ChatController* controller, QWidget* parent) : QWidget(parent), m_controller(controller)
+{
+    auto* layout = new QVBoxLayout(this);
+    m_title = new QLabel(this);
+    m_title->setObjectName(QStringLiteral("chatTitle"));
+    layout->addWidget(m_title);
+
+    m_scroll = new QScrollArea(this);
+    m_scroll->setWidgetResizable(true);
+    m_list = new QWidget(m_scroll);
+    m_listLayout = new QVBoxLayout(m_list);
+    m_listLayout->addStretch(1);
+    m_scroll->setWidget(m_list);
+    layout->addWidget(m_scroll, 1);
+
+    auto* bottom = new QHBoxLayout;
+    m_input = new ChatInput(this);
+    bottom->addWidget(m_input, 1);
+    auto* buttons = new QVBoxLayout;
+    m_send = new QPushButton(tr("Send"), this);
+    m_send->setObjectName(QStringLiteral("sendButton"));
+    m_stop = new QPushButton(tr("Stop"), this);
+    m_stop->setObjectName(QStringLiteral("stopButton"));
+    m_stop->setEnabled(false);
+    buttons->addWidget(m_send);
+    buttons->addWidget(m_stop);
+    bottom->addLayout(buttons);
+    layout->addLayout(bottom);
+
+    connect(m_input, &ChatInput::sendRequested, this, &ChatView::send);
+    connect(m_send, &QPushButton::clicked, this, &ChatView::send);
+    connect(m_stop, &QPushButton::clicked, m_controller, &ChatController::stop);
+    connect(m_controller, &ChatController::conversationChanged, this, [this] { reload(); });
+    connect(m_controller, &ChatController::replyDelta, this, &ChatView::onDelta);
+    connect(m_controller, &ChatController::replyStarted, this, &ChatView::onGeneratingChanged);
+    connect(m_controller, &ChatController::replyFinished, this, &ChatView::onGeneratingChanged);
+}
+
+void ChatView::send()
+{
+    const QString text = m_input->toPlainText();
+    if (text.trimmed().isEmpty()) return;
+    m_input->clear();
+    m_controller->send(text);
+}
+
+void ChatView::reload()
+{
+    for (auto& [id, widget] : m_widgets) widget->deleteLater();
+    m_widgets.clear();
+    const auto current = m_controller->currentConversation();
+    if (!current) {
+        m_title->setText(tr("<b>New chat</b>"));
+        return;
+    }
+    auto conversation = m_controller->store()->conversation(*current);
+    if (!conversation) {
+        m_title->setText(QString::fromStdString(conversation.error().toString()));
+        return;
+    }
+    m_title->setText(QStringLiteral("<b>%1</b>").arg(QString::fromStdString(conversation->info.title).toHtmlEscaped()));
+    for (const Message& message : conversation->messages) {
+        if (message.role == MessageRole::System) continue;
+        auto* widget = new MessageWidget(message, m_list);
+        connect(widget, &MessageWidget::regenerateRequested, m_controller, &ChatController::regenerate);
+        connect(widget, &MessageWidget::deleteRequested, m_controller, &ChatController::deleteMessage);
+        m_listLayout->insertWidget(m_listLayout->count() - 1, widget);
+        m_widgets[message.id] = widget;
+    }
+    scrollToEnd();
+}
+
+MessageWidget* ChatView::messageWidget(MessageId id) const
+{
+    auto it = m_widgets.find(id);
+    return it == m_widgets.end() ? nullptr : it->second;
+}
+
+QList<MessageWidget*> ChatView::messageWidgets() const
+{
+    QList<MessageWidget*> widgets;
+    for (const auto& [id, widget] : m_widgets) widgets << widget;
+    return widgets;
+}
+
+void ChatView::onDelta(MessageId reply, const QString& text)
+{
+    if (MessageWidget* widget = messageWidget(reply)) widget->appendText(text);
+    scrollToEnd();
+}
+
+void ChatView::onGeneratingChanged()
+{
+    m_stop->setEnabled(m_controller->isGenerating());
+}
+
+void ChatView::scrollToEnd()
+{
+    // After the layout has taken the new height into account.
+    QTimer::singleShot(0, this, [this] { m_scroll->verticalScrollBar()->setValue(m_scroll->verticalScrollBar()->maximum()); });
+}
+
+}  // namespace hearth::gui

@@ -1,0 +1,66 @@
+// The conversation pane: one MessageWidget per message of the active branch in a scroll area,
+// a streaming reply updated in place, and the input box (Enter sends, Shift+Enter adds a line)
+// that works while the model loads. All actions go through the ChatController.
+#pragma once
+
+#include <QPlainTextEdit>
+#include <QWidget>
+
+#include <map>
+
+#include "store/conversation_store.h"
+
+class QPushButton;
+class QScrollArea;
+class QVBoxLayout;
+class QLabel;
+
+namespace hearth::gui {
+
+class ChatController;
+class MessageWidget;
+
+// Enter sends, Shift+Enter inserts a newline.
+class ChatInput : public QPlainTextEdit {
+    Q_OBJECT
+
+public:
+    explicit ChatInput(QWidget* parent = nullptr);
+
+signals:
+    void sendRequested();
+
+protected:
+    void keyPressEvent(QKeyEvent* event) override;
+};
+
+class ChatView : public QWidget {
+    Q_OBJECT
+
+public:
+    explicit ChatView(ChatController* controller, QWidget* parent = nullptr);
+
+    // Shows the current conversation of the controller again from the store.
+    void reload();
+    ChatInput* input() const { return m_input; }
+    MessageWidget* messageWidget(MessageId id) const;
+    QList<MessageWidget*> messageWidgets() const;
+
+private:
+    void send();
+    void onDelta(MessageId reply, const QString& text);
+    void onGeneratingChanged();
+    void scrollToEnd();
+
+    ChatController* m_controller;
+    QLabel* m_title = nullptr;
+    QScrollArea* m_scroll = nullptr;
+    QWidget* m_list = nullptr;
+    QVBoxLayout* m_listLayout = nullptr;
+    ChatInput* m_input = nullptr;
+    QPushButton* m_send = nullptr;
+    QPushButton* m_stop = nullptr;
+    std::map<MessageId, MessageWidget*> m_widgets;
+};
+
+}  // namespace hearth::gui

@@ -1,0 +1,168 @@
+#include "engine_controller.h"
+
+#include <chrono>
+
+namespace hearth::gui {
+
+EngineController::EngineController(std::shared_ptr<Engine> engine, QObject* parent)
+    : QObject(parent), m_engine(std::move(engine))
+{
+    qRegisterMetaType<hearth::gui::GenerationOutcome>();
+    m_polling.setInterval(kProgressPollMs);
+    connect(&m_polling, &QTimer::timeout, this, &EngineController::pollState);
+}
+
+EngineController::~EngineController()
+{
+    // Cancel first so every worker's handle finishes within one scheduler step, then join.
+    for (auto& [id, worker] : m_workers) worker.handle->cancel();
+    for (auto& [id, worker] : m_workers)
+        if (worker.thread.joinable()) worker.thread.join();
+}
+
+void EngineController::load(const QString& modelPath)
+{
+    if (!m_engine) {
+        auto created = Engine::create();
+        if (!created) {
+            emit loadFailed(QString::fromStdString(created.error().toString()));
+            return;
+        }
+        m_engine = std::shared_ptr<Engine>(std::move(created).value());
+    }
+    m_ready = false;
+    m_modelPath = modelPath;
+    Status started = m_engine->load(modelPath.toStdString());
+    if (!started) {
+        emit loadFailed(QString::fromStdString(started.error().toString()));
+        return;
+    }
+    m_polling.start();
+    pollState();
+}
+
+void EngineController::cancelLoad()
+{
+    if (m_engine) m_engine->cancelLoad();
+}
+
+std::shared_ptr<const Tokenizer> EngineController::tokenizer() const
+{
+    return m_engine ? m_engine->tokenizer() : nullptr;
+}
+
+void EngineController::pollState()
+{
+    const EngineState state = m_engine->state();
+    switch (state.kind) {
+    case EngineStateKind::Loading: {
+        const LoadProgress& p = state.progress;
+        emit loadProgress(QString::fromStdString(p.stage), p.bytesDone, p.bytesTotal, p.rateBytesPerS, p.etaS);
+        break;
+    }
+    case EngineStateKind::Ready:
+        m_polling.stop();
+        m_ready = true;
+        emit ready(QString::fromStdString(state.backendName));
+        break;
+    case EngineStateKind::Failed:
+        m_polling.stop();
+        emit loadFailed(QString::fromStdString(state.reason));
+        break;
+    case EngineStateKind::Empty:
+        // A cancelled load falls back to Empty.
+        m_polling.stop();
+        emit loadFailed(tr("Loading was cancelled"));
+        break;
+    }
+}
+
+quint64 EngineController::generate(GenerateRequest request)
+{
+    const quint64 genId = m_nextGenId++;
+    if (!m_engine) {
+        GenerationOutcome refused{FinishReason::Error, {}, tr("No model is loaded")};
+        QMetaObject::invokeMethod(this, [this, genId, refused] { emit generationFinished(genId, refused); },
+                                  Qt::QueuedConnection);
+        return genId;
+    }
+    auto submitted = m_engine->submit(std::move(request));
+    if (!submitted) {
+        GenerationOutcome refused{FinishReason::Error, {}, QString::fromStdString(submitted.error().toString())};
+        QMetaObject::invokeMethod(this, [this, genId, refused] { emit generationFinished(genId, refused); },
+                                  Qt::QueuedConnection);
+        return genId;
+    }
+    std::shared_ptr<RequestHandle> handle(std::move(submitted).value());
+    Worker& worker = m_workers[genId];
+    worker.handle = handle;
+    worker.thread = std::thread([this, genId, handle] { pump(genId, handle); });
+    return genId;
+}
+
+void EngineController::stop(quint64 genId)
+{
+    auto it = m_workers.find(genId);
+    if (it != m_workers.end()) it->second.handle->cancel();
+}
+
+// Runs on the generation's worker thread: gathers token text and posts it at most every
+// kFlushIntervalMs; a short nextEvent timeout lets pending text go out even when tokens stall.
+void EngineController::pump(quint64 genId, std::shared_ptr<RequestHandle> handle)
+{
+    using Clock = std::chrono::steady_clock;
+    std::string pending;
+    int pendingTokens = 0;
+    auto lastPost = Clock::now();
+    for (;;) {
+        std::optional<GenerationEvent> event = handle->nextEvent(std::chrono::milliseconds(5));
+        if (event) {
+            if (auto* token = std::get_if<TokenEvent>(&*event)) {
+                pending += token->textDelta;
+                ++pendingTokens;
+            } else if (auto* finished = std::get_if<FinishedEvent>(&*event)) {
+                pending += finished->textDelta;
+                if (!pending.empty()) postDelta(genId, std::move(pending), pendingTokens);
+                finishWorker(genId, GenerationOutcome{finished->reason, finished->stats, {}});
+                return;
+            } else if (auto* failed = std::get_if<FailedEvent>(&*event)) {
+                if (!pending.empty()) postDelta(genId, std::move(pending), pendingTokens);
+                finishWorker(genId,
+                             GenerationOutcome{FinishReason::Error, {}, QString::fromStdString(failed->error.toString())});
+                return;
+            }
+        }
+        const auto now = Clock::now();
+        if (!pending.empty() && now - lastPost >= std::chrono::milliseconds(kFlushIntervalMs)) {
+            postDelta(genId, std::move(pending), pendingTokens);
+            pending.clear();
+            pendingTokens = 0;
+            lastPost = now;
+        }
+    }
+}
+
+void EngineController::postDelta(quint64 genId, std::string text, int nTokens)
+{
+    QMetaObject::invokeMethod(
+        this, [this, genId, text = std::move(text), nTokens] { emit delta(genId, QString::fromStdString(text), nTokens); },
+        Qt::QueuedConnection);
+}
+
+void EngineController::finishWorker(quint64 genId, GenerationOutcome outcome)
+{
+    QMetaObject::invokeMethod(
+        this,
+        [this, genId, outcome = std::move(outcome)] {
+            auto it = m_workers.find(genId);
+            if (it != m_workers.end()) {
+                // The worker posted this as its last act, so the join is immediate.
+                if (it->second.thread.joinable()) it->second.thread.join();
+                m_workers.erase(it);
+            }
+            emit generationFinished(genId, outcome);
+        },
+        Qt::QueuedConnection);
+}
+
+}  // namespace hearth::gui

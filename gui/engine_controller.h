@@ -1,0 +1,82 @@
+// The GUI's side of the engine: owns the Engine and keeps every call that can wait off the GUI
+// thread. Each generation gets an id and a worker thread that reads its RequestHandle and posts
+// the text to the GUI thread in batches (at most every kFlushIntervalMs, never the whole reply
+// again); stop() cancels through the handle at once. Load progress is polled from state().
+#pragma once
+
+#include <QObject>
+#include <QString>
+#include <QTimer>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "engine/engine.h"
+
+namespace hearth::gui {
+
+// How a generation ended, as the GUI shows it.
+struct GenerationOutcome {
+    FinishReason reason = FinishReason::Stop;
+    GenerationStats stats;
+    QString error;  // FailedEvent, or a submit() refusal
+};
+
+class EngineController : public QObject {
+    Q_OBJECT
+
+public:
+    static constexpr int kFlushIntervalMs = 25;
+    static constexpr int kProgressPollMs = 100;
+
+    // `engine`: the engine to drive (tests pass a fake); null creates the real one on first load().
+    explicit EngineController(std::shared_ptr<Engine> engine = {}, QObject* parent = nullptr);
+    ~EngineController() override;
+
+    // Starts loading `modelPath` in the background; progress and the outcome come as signals.
+    void load(const QString& modelPath);
+    void cancelLoad();
+    bool isReady() const { return m_ready; }
+    bool isLoading() const { return m_polling.isActive(); }
+    QString modelPath() const { return m_modelPath; }
+    std::shared_ptr<const Tokenizer> tokenizer() const;
+
+    // Submits a request; returns its generation id (0 when refused: generationFinished says why).
+    quint64 generate(GenerateRequest request);
+    // Cancels generation `genId` now; its generationFinished follows with FinishReason::Cancelled.
+    void stop(quint64 genId);
+    int runningCount() const { return static_cast<int>(m_workers.size()); }
+
+signals:
+    void loadProgress(const QString& stage, quint64 bytesDone, quint64 bytesTotal, double rateBytesPerS, double etaS);
+    void ready(const QString& backendName);
+    void loadFailed(const QString& reason);
+    // Text released since the previous delta of `genId`, with how many tokens it covers.
+    void delta(quint64 genId, const QString& text, int nTokens);
+    void generationFinished(quint64 genId, const hearth::gui::GenerationOutcome& outcome);
+
+private:
+    struct Worker {
+        std::shared_ptr<RequestHandle> handle;
+        std::thread thread;
+    };
+
+    void pollState();
+    void pump(quint64 genId, std::shared_ptr<RequestHandle> handle);
+    void postDelta(quint64 genId, std::string text, int nTokens);
+    void finishWorker(quint64 genId, GenerationOutcome outcome);
+
+    std::shared_ptr<Engine> m_engine;
+    QTimer m_polling;
+    QString m_modelPath;
+    bool m_ready = false;
+    quint64 m_nextGenId = 1;
+    std::map<quint64, Worker> m_workers;
+};
+
+}  // namespace hearth::gui
+
+Q_DECLARE_METATYPE(hearth::gui::GenerationOutcome)
