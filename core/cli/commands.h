@@ -15,5 +15,6 @@ void registerTokenizeCommands(CLI::App& app, int& exitCode);  // tokenize, rende
 void registerScoreCommand(CLI::App& app, int& exitCode);  // score
 void registerBenchCpuCommand(CLI::App& app, int& exitCode);  // bench-cpu
 void registerTokenizeBenchCommand(CLI::App& app, int& exitCode);  // bench-tokenize
+void registerServeCommand(CLI::App& app, int& exitCode);  // serve
 
 }  // namespace hearth::cli

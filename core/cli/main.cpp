@@ -24,6 +24,7 @@ int main(int argc, char** argv)
     hearth::cli::registerScoreCommand(app, exitCode);
     hearth::cli::registerBenchCpuCommand(app, exitCode);
     hearth::cli::registerTokenizeBenchCommand(app, exitCode);
+    hearth::cli::registerServeCommand(app, exitCode);
 
     try {
         app.parse(argc, argv);
