@@ -12,6 +12,7 @@ packages. Usage:
   openai_sdk_check.py --cli build/bin/hearth-cli --workdir build --tokenizer tests/fixtures/qwen-tokenizer
 """
 import argparse
+import concurrent.futures
 import json
 import os
 import signal
@@ -142,6 +143,15 @@ def run_checks(base):
     comp_stream = client.completions.create(model="ref-qwen2-d64", prompt="Once upon a time", max_tokens=5,
                                             temperature=0, stream=True)
     check("".join(c.choices[0].text for c in comp_stream if c.choices) == comp.choices[0].text, "completions stream")
+
+    # Concurrent greedy streams go through continuous batching and must match the sequential reply.
+    def greedy_stream(_):
+        out = client.chat.completions.create(model="ref-qwen2-d64", messages=messages, max_tokens=12,
+                                             temperature=0, stream=True)
+        return "".join(c.choices[0].delta.content or "" for c in out if c.choices)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        replies = list(pool.map(greedy_stream, range(16)))
+    check(all(r == text for r in replies), "16 concurrent greedy streams equal the sequential reply")
 
     lora = client.chat.completions.create(model="sql", messages=messages, max_tokens=6, temperature=0)
     check(lora.model == "sql" and lora.usage.completion_tokens >= 1, "adapter served as a model id")

@@ -441,7 +441,11 @@ void TestHttpServer::metricsText()
     c.Get("/v1/nothing");
     // httplib logs an exchange just after sending its response, so the count may trail a moment.
     auto res = c.Get("/metrics");
-    for (int i = 0; i < 50 && res->body.find("status=\"200\"} 1") == std::string::npos; ++i) {
+    auto counted = [&] {
+        return res->body.find("route=\"chat_completions\",status=\"200\"} 1") != std::string::npos &&
+               res->body.find("route=\"other\",status=\"404\"} 1") != std::string::npos;
+    };
+    for (int i = 0; i < 50 && !counted(); ++i) {
         QTest::qWait(20);
         res = c.Get("/metrics");
     }
