@@ -18,7 +18,7 @@ ChatInput::ChatInput(QWidget* parent) : QPlainTextEdit(parent)
 {
     setObjectName(QStringLiteral("chatInput"));
     setPlaceholderText(tr("Type a message (Enter sends, Shift+Enter for a new line)"));
-    setMaximumHeight(110);
+    setMaximumHeight(90);
 }
 
 void ChatInput::keyPressEvent(QKeyEvent* event)
@@ -40,6 +40,7 @@ ChatView::ChatView(ChatController* controller, QWidget* parent) : QWidget(parent
 
     m_scroll = new QScrollArea(this);
     m_scroll->setWidgetResizable(true);
+    m_scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
     m_list = new QWidget(m_scroll);
     m_listLayout = new QVBoxLayout(m_list);
     m_listLayout->addStretch(1);

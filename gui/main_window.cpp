@@ -6,6 +6,7 @@
 #include <QLocale>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QScrollArea>
 #include <QSplitter>
 #include <QStatusBar>
 #include <QTabWidget>
@@ -37,14 +38,19 @@ MainWindow::MainWindow(LibraryScanOptions libraryOptions, QWidget* parent, std::
     m_chatPlaceholder = new QLabel(tr("Opening conversations…"), m_splitter);
 
     auto* side = new QTabWidget(m_splitter);
-    auto* libraryTab = new QWidget(side);
+    auto* libraryTab = new QWidget;
     auto* libraryLayout = new QVBoxLayout(libraryTab);
     m_library = new LibraryPanel(std::move(libraryOptions), libraryTab);
     libraryLayout->addWidget(m_library, 1);
     auto* load = new QPushButton(tr("Load selected model"), libraryTab);
     load->setObjectName(QStringLiteral("loadModel"));
     libraryLayout->addWidget(load);
-    side->addTab(libraryTab, tr("Models"));
+    // In a scroll area so the library's wide table never squeezes the chat.
+    auto* libraryScroll = new QScrollArea(side);
+    libraryScroll->setWidgetResizable(true);
+    libraryScroll->setFrameShape(QFrame::NoFrame);
+    libraryScroll->setWidget(libraryTab);
+    side->addTab(libraryScroll, tr("Models"));
     m_detailLabel = new QLabel(tr("Looking for a GPU…"), side);
     m_detailLabel->setObjectName(QStringLiteral("backendDetail"));
     m_detailLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
@@ -55,7 +61,6 @@ MainWindow::MainWindow(LibraryScanOptions libraryOptions, QWidget* parent, std::
     m_splitter->setStretchFactor(0, 0);
     m_splitter->setStretchFactor(1, 3);
     m_splitter->setStretchFactor(2, 2);
-    m_splitter->setSizes({220, 620, 440});
     setCentralWidget(m_splitter);
 
     m_loadLabel = new QLabel(tr("No model loaded"), this);
@@ -121,6 +126,7 @@ void MainWindow::openStore()
     m_chat = new ChatController(m_engine, m_store.get(), this);
     m_chatView = new ChatView(m_chat, this);
     m_splitter->replaceWidget(1, m_chatView);
+    m_splitter->setSizes({240, 700, 340});
     m_chatPlaceholder->deleteLater();
     m_chatPlaceholder = nullptr;
     m_conversations->setStore(m_store.get());

@@ -72,8 +72,8 @@ MessageWidget::MessageWidget(const Message& message, QWidget* parent) : QFrame(p
     m_body->setVerticalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
     m_body->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
     m_body->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
+    m_body->setMinimumWidth(60);
     m_body->viewport()->setAutoFillBackground(false);
-    m_body->document()->setDefaultStyleSheet(QStringLiteral("pre, code { background: #f0f0f0; }"));
     layout->addWidget(m_body);
 
     m_codeButtons = new QHBoxLayout;
@@ -83,6 +83,7 @@ MessageWidget::MessageWidget(const Message& message, QWidget* parent) : QFrame(p
     m_stats = new QLabel(this);
     m_stats->setObjectName(QStringLiteral("messageStats"));
     m_stats->setStyleSheet(QStringLiteral("color: palette(mid);"));
+    m_stats->setWordWrap(true);
     layout->addWidget(m_stats);
 
     m_renderTimer = new QTimer(this);
@@ -126,7 +127,11 @@ void MessageWidget::render()
             !block.blockFormat().hasProperty(QTextFormat::BlockCodeLanguage))
             continue;
         QTextCursor cursor(block);
-        cursor.select(QTextCursor::BlockUnderCursor);
+        QTextBlockFormat shaded = block.blockFormat();
+        shaded.setBackground(palette().alternateBase());
+        shaded.setLeftMargin(8);
+        cursor.setBlockFormat(shaded);
+        cursor.movePosition(QTextCursor::EndOfBlock, QTextCursor::KeepAnchor);
         QTextCharFormat format;
         format.setFont(mono);
         cursor.mergeCharFormat(format);
