@@ -35,32 +35,39 @@ void ChatController::send(const QString& text)
         m_current = *created;
         emit conversationCreated(*created);
     }
-    const bool ready = m_engine->isReady() && !isGenerating();
+    const bool ready = m_engine->isReady() && !isGenerating() && m_waiting.empty();
     NewMessage message{.role = MessageRole::User,
                        .content = trimmed.toStdString(),
                        .state = ready ? MessageState::Complete : MessageState::Waiting};
     auto added = m_store->addMessage(*m_current, message);
     if (!added) return report(added.status());
     emit conversationChanged(*m_current);
-    if (ready)
-        startReply(std::nullopt);
-    else
-        m_waiting.push_back(*added);
+    if (ready) {
+        startReply(*m_current, std::nullopt);
+    } else {
+        m_waiting.emplace_back(*m_current, *added);
+    }
 }
 
 void ChatController::sendWaiting()
 {
-    if (m_waiting.empty() || !m_current || isGenerating()) return;
-    for (MessageId id : m_waiting) report(m_store->setMessageState(id, MessageState::Complete));
-    m_waiting.clear();
-    emit conversationChanged(*m_current);
-    startReply(std::nullopt);
+    if (m_waiting.empty() || isGenerating() || !m_engine->isReady()) return;
+    // The oldest waiting conversation gets one reply to all its waiting messages; the others
+    // follow as each reply finishes.
+    const ConversationId id = m_waiting.front().first;
+    std::erase_if(m_waiting, [&](const std::pair<ConversationId, MessageId>& waiting) {
+        if (waiting.first != id) return false;
+        report(m_store->setMessageState(waiting.second, MessageState::Complete));
+        return true;
+    });
+    emit conversationChanged(id);
+    startReply(id, std::nullopt);
 }
 
 void ChatController::regenerate(MessageId reply)
 {
-    if (isGenerating() || !m_engine->isReady()) return;
-    startReply(reply);
+    if (isGenerating() || !m_engine->isReady() || !m_current) return;
+    startReply(*m_current, reply);
 }
 
 void ChatController::stop()
@@ -75,11 +82,11 @@ void ChatController::deleteMessage(MessageId id)
     if (m_current) emit conversationChanged(*m_current);
 }
 
-void ChatController::startReply(std::optional<MessageId> regenerateOf)
+void ChatController::startReply(ConversationId id, std::optional<MessageId> regenerateOf)
 {
-    auto info = m_store->conversationInfo(*m_current);
+    auto info = m_store->conversationInfo(id);
     if (!info) return report(info.status());
-    auto conversation = m_store->conversation(*m_current);
+    auto conversation = m_store->conversation(id);
     if (!conversation) return report(conversation.status());
 
     // The prompt is everything before the reply: on regenerate, the branch up to its parent.
@@ -92,14 +99,14 @@ void ChatController::startReply(std::optional<MessageId> regenerateOf)
     auto prompt = m_promptBuilder(history);
     if (!prompt) return report(prompt.status());
 
-    auto reply = regenerateOf ? m_store->beginAlternativeReply(*regenerateOf) : m_store->beginReply(*m_current);
+    auto reply = regenerateOf ? m_store->beginAlternativeReply(*regenerateOf) : m_store->beginReply(id);
     if (!reply) return report(reply.status());
     m_reply = *reply;
     GenerateRequest request = requestFor(*info);
     request.promptIds = std::move(*prompt);
     m_genId = m_engine->generate(std::move(request));
     m_flushTimer.start();
-    emit conversationChanged(*m_current);
+    emit conversationChanged(id);
     emit replyStarted(m_reply);
 }
 

@@ -53,7 +53,7 @@ signals:
     void errorOccurred(const QString& message);
 
 private:
-    void startReply(std::optional<MessageId> regenerateOf);
+    void startReply(ConversationId conversation, std::optional<MessageId> regenerateOf);
     void sendWaiting();
     Result<std::vector<TokenId>> defaultPrompt(const std::vector<Message>& messages) const;
     GenerateRequest requestFor(const ConversationInfo& info) const;
@@ -65,7 +65,8 @@ private:
     ConversationStore* m_store;
     PromptBuilder m_promptBuilder;
     std::optional<ConversationId> m_current;
-    std::vector<MessageId> m_waiting;  // user messages sent before the model was ready
+    // User messages sent before the model was ready (or while it was busy), oldest first.
+    std::vector<std::pair<ConversationId, MessageId>> m_waiting;
     quint64 m_genId = 0;               // the running generation, 0 when idle
     MessageId m_reply = 0;             // its streaming reply
     QTimer m_flushTimer;               // writes a stalled stream's pending text

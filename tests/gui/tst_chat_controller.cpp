@@ -134,6 +134,27 @@ private slots:
         QCOMPARE(f.engine->submitted().size(), std::size_t(1));
     }
 
+    void waitingMessagesStayInTheirConversations()
+    {
+        Fixture f(false);
+        f.chat->send(QStringLiteral("in A"));
+        const ConversationId a = *f.chat->currentConversation();
+        f.chat->setCurrentConversation(std::nullopt);
+        f.chat->send(QStringLiteral("in B"));
+        const ConversationId b = *f.chat->currentConversation();
+        QVERIFY(a != b);
+
+        QSignalSpy finished(f.chat.get(), &ChatController::replyFinished);
+        f.engine->becomeReady();
+        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 2, 5000);
+        for (ConversationId id : {a, b}) {
+            auto conv = f.store->conversation(id);
+            QCOMPARE(conv->messages.size(), std::size_t(2));
+            QCOMPARE(conv->messages[0].state, MessageState::Complete);
+            QCOMPARE(conv->messages[1].content, std::string(kHelloText));
+        }
+    }
+
     void regenerateCreatesAlternative()
     {
         Fixture f(true);
