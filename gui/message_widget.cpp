@@ -1,5 +1,7 @@
 #include "message_widget.h"
 
+#include <algorithm>
+
 #include <QAbstractTextDocumentLayout>
 #include <QApplication>
 #include <QClipboard>
@@ -88,7 +90,6 @@ MessageWidget::MessageWidget(const Message& message, QWidget* parent) : QFrame(p
 
     m_renderTimer = new QTimer(this);
     m_renderTimer->setSingleShot(true);
-    m_renderTimer->setInterval(33);
     connect(m_renderTimer, &QTimer::timeout, this, &MessageWidget::render);
 
     setMessage(message);
@@ -105,7 +106,9 @@ void MessageWidget::setMessage(const Message& message)
 void MessageWidget::appendText(const QString& delta)
 {
     m_text += delta;
-    if (!m_renderTimer->isActive()) m_renderTimer->start();
+    // Re-rendering costs time in proportion to the text: a long reply is redrawn less often
+    // (33 ms up to 64 KB, then slower, at most 4 times a second) so the window stays responsive.
+    if (!m_renderTimer->isActive()) m_renderTimer->start(std::clamp(static_cast<int>(m_text.size() / 2048), 33, 250));
 }
 
 QStringList MessageWidget::codeBlocks(const QString& markdown)

@@ -24,7 +24,7 @@ public:
 
     MessageId messageId() const { return m_message.id; }
     const QString& text() const { return m_text; }
-    // Adds streamed text; the Markdown is re-rendered at most every ~33 ms.
+    // Adds streamed text; the Markdown is re-rendered at most every 33 ms (less often when long).
     void appendText(const QString& delta);
     // Replaces the whole message (state, stats, final text) once it is stored.
     void setMessage(const Message& message);

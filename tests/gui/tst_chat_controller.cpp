@@ -1,6 +1,7 @@
 // The chat against a scripted fake engine and a real SQLite store in a temporary folder: a
 // message sent while loading waits and is sent when ready, the reply is persisted with its stats
 // (checked by reopening the file), regenerate adds an alternative, and the view shows it all.
+#include <QElapsedTimer>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
@@ -258,6 +259,40 @@ private slots:
         QVERIFY2(stats->text().contains(QStringLiteral("5 of 17")), qPrintable(stats->text()));
         QCOMPARE(widgets[1]->findChildren<QPushButton*>(QStringLiteral("copyCode")).size(), 1);
         QCOMPARE(MessageWidget::codeBlocks(widgets[1]->text()), QStringList{QStringLiteral("int x = 1;\n")});
+    }
+
+    void longReplyKeepsTheWindowResponsive()
+    {
+        Fixture f(true);
+        FakeScript longScript;
+        for (int i = 0; i < 3000; ++i)
+            longScript.tokens.push_back(i % 40 == 39 ? "\n\n```\ncode line\n```\n\n" : "word" + std::to_string(i) + " ");
+        longScript.delay = std::chrono::microseconds(300);
+        f.engine->setScript(longScript);
+        ChatView view(f.chat.get());
+        view.resize(700, 500);
+        view.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&view));
+
+        QTimer ticker;
+        ticker.setInterval(5);
+        QElapsedTimer sinceTick;
+        qint64 worstGapMs = 0;
+        connect(&ticker, &QTimer::timeout, this, [&] {
+            worstGapMs = std::max(worstGapMs, sinceTick.restart());
+        });
+        QSignalSpy finished(f.chat.get(), &ChatController::replyFinished);
+        sinceTick.start();
+        ticker.start();
+        f.chat->send(QStringLiteral("Write a lot"));
+        QVERIFY(finished.wait(30000));
+        ticker.stop();
+        qInfo("worst GUI timer gap during the stream: %lld ms", static_cast<long long>(worstGapMs));
+        QVERIFY2(worstGapMs < 250, qPrintable(QString::number(worstGapMs)));
+        QString expected;
+        for (const std::string& t : longScript.tokens) expected += QString::fromStdString(t);
+        QTRY_COMPARE(view.messageWidgets().size(), 2);
+        QCOMPARE(view.messageWidgets()[1]->text(), expected);
     }
 
     void conversationListSearchRenameDelete()
