@@ -10,6 +10,7 @@
 #include <QVBoxLayout>
 
 #include "chat_controller.h"
+#include "conversation_settings_dialog.h"
 #include "message_widget.h"
 
 namespace hearth::gui {
@@ -36,7 +37,13 @@ ChatView::ChatView(ChatController* controller, QWidget* parent) : QWidget(parent
     auto* layout = new QVBoxLayout(this);
     m_title = new QLabel(this);
     m_title->setObjectName(QStringLiteral("chatTitle"));
-    layout->addWidget(m_title);
+    auto* top = new QHBoxLayout;
+    top->addWidget(m_title, 1);
+    m_settings = new QPushButton(tr("Settings…"), this);
+    m_settings->setObjectName(QStringLiteral("conversationSettings"));
+    m_settings->setEnabled(false);
+    top->addWidget(m_settings);
+    layout->addLayout(top);
 
     m_scroll = new QScrollArea(this);
     m_scroll->setWidgetResizable(true);
@@ -64,6 +71,7 @@ ChatView::ChatView(ChatController* controller, QWidget* parent) : QWidget(parent
     connect(m_input, &ChatInput::sendRequested, this, &ChatView::send);
     connect(m_send, &QPushButton::clicked, this, &ChatView::send);
     connect(m_stop, &QPushButton::clicked, m_controller, &ChatController::stop);
+    connect(m_settings, &QPushButton::clicked, this, &ChatView::editSettings);
     connect(m_controller, &ChatController::conversationChanged, this, [this] { reload(); });
     connect(m_controller, &ChatController::replyDelta, this, &ChatView::onDelta);
     connect(m_controller, &ChatController::replyStarted, this, &ChatView::onGeneratingChanged);
@@ -83,6 +91,7 @@ void ChatView::reload()
     for (auto& [id, widget] : m_widgets) widget->deleteLater();
     m_widgets.clear();
     const auto current = m_controller->currentConversation();
+    m_settings->setEnabled(current.has_value());
     if (!current) {
         m_title->setText(tr("<b>New chat</b>"));
         return;
@@ -115,6 +124,18 @@ QList<MessageWidget*> ChatView::messageWidgets() const
     QList<MessageWidget*> widgets;
     for (const auto& [id, widget] : m_widgets) widgets << widget;
     return widgets;
+}
+
+void ChatView::editSettings()
+{
+    const auto current = m_controller->currentConversation();
+    if (!current) return;
+    auto info = m_controller->store()->conversationInfo(*current);
+    if (!info) return;
+    ConversationSettingsDialog dialog(*info, this);
+    if (dialog.exec() != QDialog::Accepted) return;
+    Status saved = m_controller->store()->updateConversationSettings(dialog.edited());
+    if (!saved) m_title->setText(QString::fromStdString(saved.error().toString()));
 }
 
 void ChatView::onDelta(MessageId reply, const QString& text)

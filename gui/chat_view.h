@@ -48,6 +48,7 @@ public:
 
 private:
     void send();
+    void editSettings();
     void onDelta(MessageId reply, const QString& text);
     void onGeneratingChanged();
     void scrollToEnd();
@@ -60,6 +61,7 @@ private:
     ChatInput* m_input = nullptr;
     QPushButton* m_send = nullptr;
     QPushButton* m_stop = nullptr;
+    QPushButton* m_settings = nullptr;
     std::map<MessageId, MessageWidget*> m_widgets;
 };
 

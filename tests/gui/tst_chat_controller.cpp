@@ -1,7 +1,9 @@
 // The chat against a scripted fake engine and a real SQLite store in a temporary folder: a
 // message sent while loading waits and is sent when ready, the reply is persisted with its stats
 // (checked by reopening the file), regenerate adds an alternative, and the view shows it all.
+#include <QDoubleSpinBox>
 #include <QElapsedTimer>
+#include <QPlainTextEdit>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
@@ -13,6 +15,7 @@
 #include "chat_controller.h"
 #include "chat_view.h"
 #include "conversation_list.h"
+#include "conversation_settings_dialog.h"
 #include "engine_controller.h"
 #include "fake_engine.h"
 #include "message_widget.h"
@@ -227,6 +230,28 @@ private slots:
         QCOMPARE(requests[0].maxTokens, 33);
         QCOMPARE(requests[0].sampling.seed, std::optional<std::uint64_t>(99));
         QCOMPARE(requests[0].promptIds.size(), std::size_t(2));  // system prompt + user message
+    }
+
+    void settingsDialogRoundTrip()
+    {
+        ConversationInfo info;
+        info.systemPrompt = "old";
+        info.sampling.temperature = 0.7;
+        info.sampling.topK = 40;
+        ConversationSettingsDialog dialog(info);
+        // Untouched: the same settings come back, unset ones still unset.
+        QCOMPARE(dialog.edited().sampling, info.sampling);
+        auto* prompt = dialog.findChild<QPlainTextEdit*>(QStringLiteral("systemPrompt"));
+        prompt->setPlainText(QStringLiteral("Answer in French."));
+        const QList<QDoubleSpinBox*> doubles = dialog.findChildren<QDoubleSpinBox*>();
+        QCOMPARE(doubles.size(), 4);
+        doubles[0]->setValue(doubles[0]->minimum());  // temperature back to the default
+        const ConversationInfo edited = dialog.edited();
+        QCOMPARE(edited.systemPrompt, std::string("Answer in French."));
+        QVERIFY(!edited.sampling.temperature);
+        QCOMPARE(edited.sampling.topK, std::optional<std::int64_t>(40));
+        QVERIFY(!edited.sampling.seed);
+        QVERIFY(!edited.sampling.topP);
     }
 
     void viewShowsStreamedMarkdown()
