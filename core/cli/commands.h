@@ -16,5 +16,6 @@ void registerScoreCommand(CLI::App& app, int& exitCode);  // score
 void registerBenchCpuCommand(CLI::App& app, int& exitCode);  // bench-cpu
 void registerTokenizeBenchCommand(CLI::App& app, int& exitCode);  // bench-tokenize
 void registerServeCommand(CLI::App& app, int& exitCode);  // serve
+void registerGenerateCommands(CLI::App& app, int& exitCode);  // run, chat
 
 }  // namespace hearth::cli

@@ -25,6 +25,7 @@ int main(int argc, char** argv)
     hearth::cli::registerBenchCpuCommand(app, exitCode);
     hearth::cli::registerTokenizeBenchCommand(app, exitCode);
     hearth::cli::registerServeCommand(app, exitCode);
+    hearth::cli::registerGenerateCommands(app, exitCode);
 
     try {
         app.parse(argc, argv);
