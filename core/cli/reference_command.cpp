@@ -18,7 +18,7 @@ void registerReferenceCommand(CLI::App& app, int& exitCode)
                                    "Write the synthetic reference models (ref-qwen2-d64, ref-qwen2-d128, ref-qwen2-d64-lora)");
     struct Options {
         std::string outDir;
-        std::string tokenizerDir = "tests/fixtures/qwen-tokenizer";
+        std::string tokenizerDir = "tests/fixtures/tokenizers/qwen3";
     };
     auto opts = std::make_shared<Options>();
     cmd->add_option("OUTDIR", opts->outDir, "Folder to write the three model folders into")->required();

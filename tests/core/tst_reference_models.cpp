@@ -41,7 +41,7 @@ private slots:
     {
         QVERIFY(m_tmp.isValid());
         m_dir = m_tmp.path().toStdString();
-        const Status written = writeReferenceModels(m_dir, std::string(HEARTH_FIXTURES_DIR) + "/qwen-tokenizer");
+        const Status written = writeReferenceModels(m_dir, std::string(HEARTH_FIXTURES_DIR) + "/tokenizers/qwen3");
         QVERIFY2(written.isOk(), written.isOk() ? "" : written.error().toString().c_str());
     }
 
@@ -140,7 +140,7 @@ private slots:
 
         for (const char* file : {"tokenizer.json", "tokenizer_config.json"})
             QCOMPARE(std::filesystem::file_size(dir + "/" + file),
-                     std::filesystem::file_size(std::string(HEARTH_FIXTURES_DIR) + "/qwen-tokenizer/" + file));
+                     std::filesystem::file_size(std::string(HEARTH_FIXTURES_DIR) + "/tokenizers/qwen3/" + file));
     }
 
     void loraAdapter()

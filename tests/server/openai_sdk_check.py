@@ -9,7 +9,7 @@ exceptions for bad key, unknown model and invalid parameters. Finally Ctrl-C mus
 
 Exit code 77 (ctest SKIP_RETURN_CODE) when the SDK is not installed: CI has only Debian
 packages. Usage:
-  openai_sdk_check.py --cli build/bin/hearth-cli --workdir build --tokenizer tests/fixtures/qwen-tokenizer
+  openai_sdk_check.py --cli build/bin/hearth-cli --workdir build --tokenizer tests/fixtures/tokenizers/qwen3
 """
 import argparse
 import concurrent.futures

@@ -19,7 +19,7 @@
 
 namespace hearth::test {
 
-inline std::string fixtureModelDir() { return std::string(HEARTH_FIXTURES_DIR) + "/qwen-tokenizer"; }
+inline std::string fixtureModelDir() { return std::string(HEARTH_FIXTURES_DIR) + "/tokenizers/qwen3"; }
 
 struct ServerUnderTest {
     std::unique_ptr<FakeEngine> engine;

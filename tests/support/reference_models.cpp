@@ -29,7 +29,7 @@ std::string generateLocked(const std::string& dir)
     if (std::filesystem::exists(stamp, ec))
         return dir;
     std::filesystem::remove_all(dir, ec);
-    const Status written = writeReferenceModels(dir, std::string(HEARTH_FIXTURES_DIR) + "/qwen-tokenizer");
+    const Status written = writeReferenceModels(dir, std::string(HEARTH_FIXTURES_DIR) + "/tokenizers/qwen3");
     if (!written) {
         std::fprintf(stderr, "referenceModelsDir: %s\n", written.error().toString().c_str());
         return {};
