@@ -15,11 +15,13 @@ import argparse
 import concurrent.futures
 import json
 import os
-import signal
-import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import serve_harness  # noqa: E402
 
 try:
     import openai
@@ -37,28 +39,12 @@ def check(condition, what):
         failures.append(what)
 
 
-def ensure_models(cli, workdir, tokenizer):
-    models = os.path.join(workdir, "sdk-reference-models")
-    if not os.path.exists(os.path.join(models, "ref-qwen2-d64", "config.json")):
-        subprocess.run([cli, "gen-reference", models, "--tokenizer", tokenizer], check=True)
-    return models
-
-
 def start_server(cli, model, lora):
-    cmd = [cli, "serve", "--model", model, "--port", "0", "--api-key", API_KEY, "--backend", "cpu",
-           "--lora", "sql=" + lora]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    if "listening on http://" not in line:
-        proc.kill()
-        raise SystemExit("FAIL: serve did not start: " + line)
-    base = line.split("listening on ")[1].split(" ")[0]  # http://127.0.0.1:PORT/v1
-    root = base[: -len("/v1")]
-    deadline = time.time() + 300
+    server = serve_harness.start_server(cli, model, ["--api-key", API_KEY, "--lora", "sql=" + lora], wait=False)
     saw_loading = False
-    while time.time() < deadline:
+    while not server.ready.is_set() and server.proc.poll() is None:
         try:
-            with urllib.request.urlopen(root + "/health", timeout=5) as r:
+            with urllib.request.urlopen(server.root + "/health", timeout=5) as r:
                 if r.status == 200:
                     break
         except urllib.error.HTTPError as e:
@@ -69,12 +55,9 @@ def start_server(cli, model, lora):
         except OSError:
             pass
         time.sleep(0.2)
-    else:
-        proc.kill()
-        raise SystemExit("FAIL: the model did not become ready")
-    # Adapters are attached just after the load finishes.
-    time.sleep(1.0)
-    return proc, base
+    # Adapters are attached just after the load finishes; serve says 'model ready' after that.
+    server.wait_ready()
+    return server
 
 
 def run_checks(base):
@@ -188,17 +171,12 @@ def main():
     parser.add_argument("--tokenizer", required=True)
     parser.add_argument("--models", help="folder with ref-qwen2-d64 and ref-qwen2-d64-lora (default: generate)")
     args = parser.parse_args()
-    models = args.models or ensure_models(args.cli, args.workdir, args.tokenizer)
-    proc, base = start_server(args.cli, os.path.join(models, "ref-qwen2-d64"), os.path.join(models, "ref-qwen2-d64-lora"))
+    models = args.models or serve_harness.ensure_models(args.cli, args.workdir, args.tokenizer, "sdk-reference-models")
+    server = start_server(args.cli, os.path.join(models, "ref-qwen2-d64"), os.path.join(models, "ref-qwen2-d64-lora"))
     try:
-        run_checks(base)
+        run_checks(server.base)
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            code = proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            code = None
+        code = server.stop()
         check(code == 0, "Ctrl-C stops the server cleanly (exit code %s)" % code)
     if failures:
         print("%d check(s) failed" % len(failures))
