@@ -13,6 +13,8 @@ packages=(
   libutf8proc-dev libsqlite3-dev libcurl4-openssl-dev libcli11-dev libxxhash-dev libssl-dev
   # GUI tests and a font that renders Chinese
   xvfb xauth fonts-noto-cjk
+  # black-box server tests and the load test (standard library only)
+  python3
 )
 
 sudo_cmd=()
