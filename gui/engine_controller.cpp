@@ -22,13 +22,10 @@ EngineController::~EngineController()
 
 void EngineController::load(const QString& modelPath)
 {
-    if (!m_engine) {
-        auto created = Engine::create();
-        if (!created) {
-            emit loadFailed(QString::fromStdString(created.error().toString()));
-            return;
-        }
-        m_engine = std::shared_ptr<Engine>(std::move(created).value());
+    QString createError;
+    if (!ensureEngine(&createError)) {
+        emit loadFailed(createError);
+        return;
     }
     m_ready = false;
     m_modelPath = modelPath;
@@ -39,6 +36,18 @@ void EngineController::load(const QString& modelPath)
     }
     m_polling.start();
     pollState();
+}
+
+std::shared_ptr<Engine> EngineController::ensureEngine(QString* error)
+{
+    if (m_engine) return m_engine;
+    auto created = Engine::create();
+    if (!created) {
+        if (error) *error = QString::fromStdString(created.error().toString());
+        return nullptr;
+    }
+    m_engine = std::shared_ptr<Engine>(std::move(created).value());
+    return m_engine;
 }
 
 void EngineController::cancelLoad()

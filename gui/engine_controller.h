@@ -43,6 +43,9 @@ public:
     bool isLoading() const { return m_polling.isActive(); }
     QString modelPath() const { return m_modelPath; }
     std::shared_ptr<const Tokenizer> tokenizer() const;
+    // The engine (created now when none exists yet), shared with the API server; null with the
+    // reason in `error` when the real engine cannot be created.
+    std::shared_ptr<Engine> ensureEngine(QString* error = nullptr);
 
     // Submits a request; returns its generation id (0 when refused: generationFinished says why).
     quint64 generate(GenerateRequest request);
