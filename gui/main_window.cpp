@@ -1,5 +1,6 @@
 #include "main_window.h"
 
+#include <QFileInfo>
 #include <QHeaderView>
 #include <QItemSelectionModel>
 #include <QLabel>
@@ -14,6 +15,7 @@
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
 
+#include "api_panel.h"
 #include "chat_controller.h"
 #include "chat_view.h"
 #include "conversation_list.h"
@@ -57,6 +59,8 @@ MainWindow::MainWindow(LibraryScanOptions libraryOptions, QWidget* parent, std::
     m_detailLabel->setWordWrap(true);
     m_detailLabel->setAlignment(Qt::AlignTop | Qt::AlignLeft);
     side->addTab(m_detailLabel, tr("System"));
+    m_api = new ApiPanel(m_engine, side);
+    side->addTab(m_api, tr("Local API"));
 
     m_splitter->setStretchFactor(0, 0);
     m_splitter->setStretchFactor(1, 3);
@@ -85,6 +89,7 @@ MainWindow::MainWindow(LibraryScanOptions libraryOptions, QWidget* parent, std::
         m_loadBar->setVisible(false);
         m_cancelLoad->setVisible(false);
         m_loadLabel->setText(tr("Ready: %1 (%2)").arg(m_engine->modelPath(), backend));
+        rememberLoadedModel();
     });
     connect(m_engine, &EngineController::loadFailed, this, [this](const QString& reason) {
         m_loadBar->setVisible(false);
@@ -104,6 +109,8 @@ MainWindow::~MainWindow()
     // The chat refers to the engine and the store: it goes first, then the engine's workers.
     delete m_chatView;
     delete m_chat;
+    // The API server stops (joining its threads) before the engine it serves can go.
+    delete m_api;
     delete m_engine;
 }
 
@@ -148,6 +155,32 @@ void MainWindow::openStore()
             [this](const QString& message) { statusBar()->showMessage(message, 8000); });
     m_chatView->reload();
     emit chatReady();
+    preloadLastModel();
+}
+
+void MainWindow::preloadLastModel()
+{
+    // A load the user started while the store opened wins over the preload.
+    if (!m_store || m_engine->isLoading() || m_engine->isReady()) return;
+    auto saved = m_store->setting(kLastModelSetting);
+    if (!saved || !saved.value() || saved.value()->empty()) return;
+    const QString path = QString::fromStdString(*saved.value());
+    if (!QFileInfo::exists(path)) {
+        const QString reason = tr("The last used model is no longer at %1; pick one in the library").arg(path);
+        m_loadLabel->setText(reason);
+        emit preloadSkipped(reason);
+        return;
+    }
+    // A broken model fails inside the engine's load and is reported by loadFailed like any load.
+    emit preloadStarted(path);
+    loadModel(path);
+}
+
+void MainWindow::rememberLoadedModel()
+{
+    if (!m_store) return;
+    if (Status saved = m_store->setSetting(kLastModelSetting, m_engine->modelPath().toStdString()); !saved)
+        statusBar()->showMessage(QString::fromStdString(saved.error().toString()), 8000);
 }
 
 void MainWindow::loadSelected()

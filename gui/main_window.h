@@ -23,6 +23,7 @@ class ConversationStore;
 
 namespace hearth::gui {
 
+class ApiPanel;
 class ChatController;
 class ChatView;
 class ConversationList;
@@ -40,7 +41,11 @@ public:
                         std::shared_ptr<Engine> engine = {}, QString storePath = {});
     ~MainWindow() override;
 
-    // Starts the work that must not delay the first paint (store, GPU probe, library scan).
+    // The store setting holding the model that last loaded (preloaded on the next launch).
+    static constexpr const char* kLastModelSetting = "last_model_path";
+
+    // Starts the work that must not delay the first paint (store, GPU probe, library scan, and
+    // the preload of the last used model).
     void startBackgroundWork();
     // Loads the model at `path` (what "Load" does for the selected library row).
     void loadModel(const QString& path);
@@ -50,15 +55,22 @@ public:
     ChatController* chatController() const { return m_chat; }
     ChatView* chatView() const { return m_chatView; }
     ConversationList* conversationList() const { return m_conversations; }
+    ApiPanel* apiPanel() const { return m_api; }
 
 signals:
     void backendProbed();
     void chatReady();
+    // The last used model is loading again (startup preload).
+    void preloadStarted(const QString& modelPath);
+    // The last used model could not be preloaded (gone from disk); the reason is also shown.
+    void preloadSkipped(const QString& reason);
 
 private:
     void showBackend(const BackendReport& report);
     void openStore();
     void loadSelected();
+    void preloadLastModel();
+    void rememberLoadedModel();
     void showLoadProgress(const QString& stage, quint64 bytesDone, quint64 bytesTotal, double rate, double etaS);
 
     QLabel* m_backendLabel = nullptr;
@@ -74,6 +86,7 @@ private:
     ChatController* m_chat = nullptr;
     ChatView* m_chatView = nullptr;
     ConversationList* m_conversations = nullptr;
+    ApiPanel* m_api = nullptr;
     QString m_storePath;
     QFutureWatcher<BackendReport> m_probeWatcher;
     BackendReport m_report;
