@@ -4,6 +4,7 @@
 #include "server/http_server.h"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include <httplib.h>
 
@@ -116,6 +117,7 @@ struct HttpServer::Impl {
     httplib::Server http;
     std::thread thread;
     int port = 0;
+    int listenFd = -1;
     bool stopped = false;
 };
 
@@ -125,6 +127,12 @@ void HttpServer::Impl::configure()
     int nThreads = std::max(options.nHttpThreads, 2);
     http.new_task_queue = [nThreads] { return new httplib::ThreadPool(static_cast<std::size_t>(nThreads)); };
     http.set_payload_max_length(options.maxBodyBytes);
+    // Remember the listening socket so start() can widen httplib's backlog of 5 (compiled into
+    // Debian's libcpp-httplib): 32 clients connecting at once overflowed it and some got resets.
+    http.set_socket_options([this](socket_t sock) {
+        httplib::default_socket_options(sock);
+        listenFd = sock;
+    });
     http.set_keep_alive_max_count(1000);
     http.set_read_timeout(30, 0);
     http.set_write_timeout(30, 0);
@@ -266,6 +274,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(Engine& engine, ServerOpti
         }
         impl->port = port;
     }
+    // listen() again on a listening socket only changes its backlog (Linux, POSIX).
+    if (impl->listenFd >= 0) ::listen(impl->listenFd, SOMAXCONN);
     Impl* raw = impl.get();
     impl->thread = std::thread([raw] { raw->http.listen_after_bind(); });
     return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
