@@ -1,5 +1,7 @@
 #include "chat_controller.h"
 
+#include "conversation_adapter.h"
+
 #include "chat/chat_template.h"
 #include "chat/model_chat_template.h"
 
@@ -138,6 +140,12 @@ GenerateRequest ChatController::requestFor(const ConversationInfo& info) const
     if (s.repetitionPenalty) request.sampling.repetitionPenalty = static_cast<float>(*s.repetitionPenalty);
     if (s.seed) request.sampling.seed = static_cast<std::uint64_t>(*s.seed);
     request.maxTokens = s.maxTokens ? static_cast<std::int32_t>(*s.maxTokens) : 1024;
+    // Only an adapter that is attached now: one detached since it was chosen falls back to the base model.
+    const ConversationAdapter adapter = conversationAdapter(*m_store, info.id);
+    if (!adapter.name.empty() && m_engine->adapters().count(QString::fromStdString(adapter.name))) {
+        request.adapter = adapter.name;
+        request.adapterScale = adapter.scale;
+    }
     return request;
 }
 

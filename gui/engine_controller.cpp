@@ -1,5 +1,8 @@
 #include "engine_controller.h"
 
+#include <QPointer>
+#include <QtConcurrent/QtConcurrentRun>
+
 #include <chrono>
 
 namespace hearth::gui {
@@ -84,6 +87,51 @@ void EngineController::pollState()
         emit loadFailed(tr("Loading was cancelled"));
         break;
     }
+}
+
+void EngineController::attachAdapter(const QString& name, const QString& path)
+{
+    if (!m_ready) {
+        emit adapterFailed(name, tr("Load a model before attaching an adapter"));
+        return;
+    }
+    // Reading and checking the adapter's weights takes a while: off the GUI thread. The engine
+    // (shared) stays alive until the job ends even if this controller goes first.
+    std::shared_ptr<Engine> engine = m_engine;
+    QPointer<EngineController> self(this);
+    (void)QtConcurrent::run([self, engine, name, path] {
+        Status attached = engine->attachAdapter(name.toStdString(), path.toStdString());
+        QString reason = attached ? QString() : QString::fromStdString(attached.error().toString());
+        QMetaObject::invokeMethod(self, [self, name, path, reason] {
+            if (!self) return;
+            if (!reason.isEmpty()) {
+                emit self->adapterFailed(name, reason);
+                return;
+            }
+            self->m_adapters[name] = path;
+            emit self->adapterAttached(name);
+        }, Qt::QueuedConnection);
+    });
+}
+
+void EngineController::detachAdapter(const QString& name)
+{
+    if (!m_engine) return;
+    std::shared_ptr<Engine> engine = m_engine;
+    QPointer<EngineController> self(this);
+    (void)QtConcurrent::run([self, engine, name] {
+        Status detached = engine->detachAdapter(name.toStdString());
+        QString reason = detached ? QString() : QString::fromStdString(detached.error().toString());
+        QMetaObject::invokeMethod(self, [self, name, reason] {
+            if (!self) return;
+            if (!reason.isEmpty()) {
+                emit self->adapterFailed(name, reason);
+                return;
+            }
+            self->m_adapters.erase(name);
+            emit self->adapterDetached(name);
+        }, Qt::QueuedConnection);
+    });
 }
 
 quint64 EngineController::generate(GenerateRequest request)

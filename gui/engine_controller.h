@@ -47,6 +47,13 @@ public:
     // reason in `error` when the real engine cannot be created.
     std::shared_ptr<Engine> ensureEngine(QString* error = nullptr);
 
+    // Attaches the PEFT adapter folder `path` as `name` in the background (never reloads the base
+    // model); adapterAttached or adapterFailed follows. Detach likewise ends in adapterDetached.
+    void attachAdapter(const QString& name, const QString& path);
+    void detachAdapter(const QString& name);
+    // Attached adapters, name -> folder.
+    const std::map<QString, QString>& adapters() const { return m_adapters; }
+
     // Submits a request; returns its generation id (0 when refused: generationFinished says why).
     quint64 generate(GenerateRequest request);
     // Cancels generation `genId` now; its generationFinished follows with FinishReason::Cancelled.
@@ -60,6 +67,9 @@ signals:
     // Text released since the previous delta of `genId`, with how many tokens it covers.
     void delta(quint64 genId, const QString& text, int nTokens);
     void generationFinished(quint64 genId, const hearth::gui::GenerationOutcome& outcome);
+    void adapterAttached(const QString& name);
+    void adapterDetached(const QString& name);
+    void adapterFailed(const QString& name, const QString& reason);
 
 private:
     struct Worker {
@@ -78,6 +88,7 @@ private:
     bool m_ready = false;
     quint64 m_nextGenId = 1;
     std::map<quint64, Worker> m_workers;
+    std::map<QString, QString> m_adapters;
 };
 
 }  // namespace hearth::gui

@@ -22,6 +22,7 @@
 #include "engine_controller.h"
 #include "library_model.h"
 #include "library_panel.h"
+#include "lora_panel.h"
 #include "store/conversation_store.h"
 #include "util/system_memory.h"
 
@@ -59,6 +60,8 @@ MainWindow::MainWindow(LibraryScanOptions libraryOptions, QWidget* parent, std::
     m_detailLabel->setWordWrap(true);
     m_detailLabel->setAlignment(Qt::AlignTop | Qt::AlignLeft);
     side->addTab(m_detailLabel, tr("System"));
+    m_lora = new LoraPanel(m_engine, side);
+    side->addTab(m_lora, tr("LoRA"));
     m_api = new ApiPanel(m_engine, side);
     side->addTab(m_api, tr("Local API"));
 
@@ -137,19 +140,23 @@ void MainWindow::openStore()
     m_chatPlaceholder->deleteLater();
     m_chatPlaceholder = nullptr;
     m_conversations->setStore(m_store.get());
+    m_lora->setStore(m_store.get());
 
     connect(m_conversations, &ConversationList::conversationSelected, this, [this](std::optional<ConversationId> id) {
         m_chat->setCurrentConversation(id);
         m_chatView->reload();
+        m_lora->setConversation(id);
     });
     connect(m_conversations, &ConversationList::newRequested, this, [this] {
         m_chat->setCurrentConversation(std::nullopt);
         m_chatView->reload();
+        m_lora->setConversation(std::nullopt);
         m_chatView->input()->setFocus();
     });
     connect(m_chat, &ChatController::conversationCreated, this, [this](ConversationId id) {
         m_conversations->refresh();
         m_conversations->select(id);
+        m_lora->setConversation(id);
     });
     connect(m_chat, &ChatController::errorOccurred, this,
             [this](const QString& message) { statusBar()->showMessage(message, 8000); });

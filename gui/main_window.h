@@ -29,6 +29,7 @@ class ChatView;
 class ConversationList;
 class EngineController;
 class LibraryPanel;
+class LoraPanel;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -56,6 +57,7 @@ public:
     ChatView* chatView() const { return m_chatView; }
     ConversationList* conversationList() const { return m_conversations; }
     ApiPanel* apiPanel() const { return m_api; }
+    LoraPanel* loraPanel() const { return m_lora; }
 
 signals:
     void backendProbed();
@@ -87,6 +89,7 @@ private:
     ChatView* m_chatView = nullptr;
     ConversationList* m_conversations = nullptr;
     ApiPanel* m_api = nullptr;
+    LoraPanel* m_lora = nullptr;
     QString m_storePath;
     QFutureWatcher<BackendReport> m_probeWatcher;
     BackendReport m_report;
