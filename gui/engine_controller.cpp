@@ -32,6 +32,8 @@ void EngineController::load(const QString& modelPath)
     }
     m_ready = false;
     m_modelPath = modelPath;
+    // Adapters belong to the model being replaced.
+    m_adapters.clear();
     Status started = m_engine->load(modelPath.toStdString());
     if (!started) {
         emit loadFailed(QString::fromStdString(started.error().toString()));

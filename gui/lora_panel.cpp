@@ -57,6 +57,7 @@ LoraPanel::LoraPanel(EngineController* engine, QWidget* parent) : QWidget(parent
     connect(detach, &QPushButton::clicked, this, &LoraPanel::detachSelected);
     connect(m_choice, &QComboBox::currentIndexChanged, this, &LoraPanel::saveChoice);
     connect(m_scale, &QDoubleSpinBox::valueChanged, this, &LoraPanel::saveChoice);
+    connect(m_engine, &EngineController::ready, this, &LoraPanel::refresh);
     connect(m_engine, &EngineController::adapterAttached, this, [this](const QString& name) {
         m_message->setText(tr("Attached %1").arg(name));
         refresh();
