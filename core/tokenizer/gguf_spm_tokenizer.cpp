@@ -8,6 +8,7 @@
 
 #include "tokenizer/bpe_model.h"
 #include "tokenizer/gguf_vocab.h"
+#include "tokenizer/special_text_split.h"
 
 namespace hearth::tok {
 
@@ -97,26 +98,10 @@ public:
         const SpecialTokens& s = m_vocab.special;
         if (options.addSpecialTokens && s.addBosByDefault && s.bos) ids.push_back(*s.bos);
         // Control and unknown text is a token only when parsing specials; user-defined always is.
-        std::size_t start = 0, pos = 0;
-        while (pos < text.size()) {
-            const std::pair<std::string, TokenId>* hit = nullptr;
-            for (const auto& special : m_specialTexts) {
-                if (!options.parseSpecial && m_vocab.type(special.second) != GgufTokenType::UserDefined) continue;
-                if (text.compare(pos, special.first.size(), special.first) == 0) {
-                    hit = &special;
-                    break;
-                }
-            }
-            if (!hit) {
-                ++pos;
-                continue;
-            }
-            encodeRun(text.substr(start, pos - start), ids);
-            ids.push_back(hit->second);
-            pos += hit->first.size();
-            start = pos;
-        }
-        encodeRun(text.substr(start), ids);
+        splitAtSpecialTexts(
+            text, m_specialTexts,
+            [&](TokenId id) { return options.parseSpecial || m_vocab.type(id) == GgufTokenType::UserDefined; },
+            [&](std::string_view run) { encodeRun(run, ids); }, [&](TokenId id) { ids.push_back(id); });
         if (options.addSpecialTokens && s.addEosByDefault && s.eos) ids.push_back(*s.eos);
         return ids;
     }

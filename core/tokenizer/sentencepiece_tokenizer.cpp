@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sentencepiece_processor.h>
 
+#include "tokenizer/special_text_split.h"
 #include "util/mapped_file.h"
 
 namespace hearth {
@@ -164,26 +165,9 @@ std::vector<TokenId> SentencePieceTokenizer::encode(std::string_view text, const
     if (!options.parseSpecial || m_specialTexts.empty()) {
         encodePlain(text, ids);
     } else {
-        std::size_t start = 0;
-        std::size_t pos = 0;
-        while (pos < text.size()) {
-            // Leftmost match, longest at that position (m_specialTexts is longest first).
-            const std::pair<std::string, TokenId>* hit = nullptr;
-            for (const auto& special : m_specialTexts)
-                if (text.compare(pos, special.first.size(), special.first) == 0) {
-                    hit = &special;
-                    break;
-                }
-            if (!hit) {
-                ++pos;
-                continue;
-            }
-            encodePlain(text.substr(start, pos - start), ids);
-            ids.push_back(hit->second);
-            pos += hit->first.size();
-            start = pos;
-        }
-        encodePlain(text.substr(start), ids);
+        splitAtSpecialTexts(
+            text, m_specialTexts, [](TokenId) { return true; },
+            [&](std::string_view run) { encodePlain(run, ids); }, [&](TokenId id) { ids.push_back(id); });
     }
     if (options.addSpecialTokens && m_special.addEosByDefault && m_special.eos) ids.push_back(*m_special.eos);
     return ids;
