@@ -12,12 +12,13 @@
 
 #include <algorithm>
 
+#include "app_settings.h"
 #include "library_model.h"
 
 namespace hearth::gui {
 
 namespace {
-const QString kFoldersKey = QStringLiteral("library/extraFolders");
+const QString kFoldersKey = settings::kExtraFolders;
 }  // namespace
 
 LibraryPanel::LibraryPanel(LibraryScanOptions options, QWidget* parent)

@@ -20,15 +20,44 @@ namespace hearth {
 
 enum class BackendChoice { Auto, Cpu, Cuda };
 
-// Progress of a model load: the GUI panel, `/health` and the CLI show this.
-struct LoadProgress {
-    std::string stage;               // "opening", "reading", "preparing", "warming up", "ready"
+// The stages of a load, in order; LoadProgress::stage is one of these (the GUI translates them).
+inline constexpr const char* kLoadStageOpening = "opening";      // config, headers, tokenizer
+inline constexpr const char* kLoadStageReading = "reading";      // weights: read, staged, uploaded
+inline constexpr const char* kLoadStageConverting = "converting";  // dtype conversion / fusion left after the last byte
+inline constexpr const char* kLoadStageWarmingUp = "warming up";  // backend setup and one warm-up step
+inline constexpr const char* kLoadStageReady = "ready";
+
+// One weight file's share of a load.
+struct LoadFileProgress {
+    std::string file;                // file name (no folder)
     std::uint64_t bytesDone = 0;
     std::uint64_t bytesTotal = 0;
-    double rateBytesPerS = 0.0;
-    double etaS = 0.0;
-    std::string file;                // the file being read, when reading
 };
+
+// Where a finished (or failed) load spent its time, stage by stage, in order. Stages that ran
+// behind the transfer (overlapped) are listed with overlapped = true and do not add to the total.
+struct LoadStageTime {
+    std::string stage;
+    double ms = 0.0;
+    bool overlapped = false;
+};
+
+// Progress of a model load: the GUI panel, `/health` and the CLI show this.
+struct LoadProgress {
+    std::string stage;               // one of kLoadStage*
+    std::uint64_t bytesDone = 0;
+    std::uint64_t bytesTotal = 0;
+    double rateBytesPerS = 0.0;      // recent rate (a sliding window), not the average since start
+    double etaS = 0.0;
+    double elapsedS = 0.0;           // since the load started
+    std::string file;                // the file being read, when reading
+    std::vector<LoadFileProgress> files;     // every weight file, in read order
+    std::vector<LoadStageTime> breakdown;    // stages finished so far; complete once stage is "ready"
+};
+
+// How weights are kept in memory after loading. AsStored keeps the checkpoint's dtype; F16/BF16
+// convert while loading (bf16 values beyond fp16's range saturate to +-65504).
+enum class WeightDType { AsStored, F16, BF16 };
 
 struct EngineOptions {
     BackendChoice backend = BackendChoice::Auto;
@@ -40,7 +69,8 @@ struct EngineOptions {
     std::int64_t contextLength = 0;          // 0: the model's max positions, capped by memory
     // Called on the loading thread at each progress step (the same values state() shows).
     std::function<void(const LoadProgress&)> onLoadProgress;
-    std::uint64_t loadReadChunkBytes = 16u << 20;  // weights are pre-read (and progress reported) in chunks this size
+    std::uint64_t loadReadChunkBytes = 16u << 20;  // weights are read (and progress reported) in chunks this size
+    WeightDType weightDtype = WeightDType::AsStored;
 };
 
 enum class EngineStateKind { Empty, Loading, Ready, Failed };

@@ -110,7 +110,7 @@ Result<LoadedModel> loadModelForEngine(const ModelLoadParams& params)
     HEARTH_TRY_STATUS(preReadWeights(*file, params));
 
     LoadProgress preparing;
-    preparing.stage = "preparing";
+    preparing.stage = kLoadStageWarmingUp;
     preparing.bytesDone = preparing.bytesTotal = file->totalTensorBytes();
     if (params.onProgress)
         params.onProgress(preparing);

@@ -252,7 +252,12 @@ void TestHttpServer::loadingGives503()
     EngineState loading;
     loading.kind = EngineStateKind::Loading;
     loading.modelPath = fixtureModelDir();
-    loading.progress = {"reading", 300, 1000, 50.0, 14.0, "model.safetensors"};
+    loading.progress.stage = "reading";
+    loading.progress.bytesDone = 300;
+    loading.progress.bytesTotal = 1000;
+    loading.progress.rateBytesPerS = 50.0;
+    loading.progress.etaS = 14.0;
+    loading.progress.file = "model.safetensors";
     s.engine->setState(loading);
     auto c = s.client();
     auto res = c.Post("/v1/chat/completions", kChatBody, "application/json");
