@@ -1,10 +1,25 @@
 // Host entry points of Hearth's CUDA kernels. Plain C++: no CUDA types, no engine types, so
-// core can call them without nvcc and the kernels never see the engine.
+// core can call them without nvcc and the kernels never see the engine. Each op family has its
+// own header (included here); every launcher returns a KernelStatus and takes an opaque stream.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "activation.h"
+#include "device_memory.h"
+#include "elementwise.h"
+#include "gemm.h"
+#include "gemv.h"
+#include "kernel_status.h"
+#include "kv_write.h"
+#include "lora.h"
+#include "norm.h"
+#include "paged_attention.h"
+#include "paged_kv.h"
+#include "rope.h"
+#include "sampling.h"
 
 namespace hearth::kernels {
 
