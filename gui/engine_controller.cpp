@@ -11,6 +11,7 @@ EngineController::EngineController(std::shared_ptr<Engine> engine, QObject* pare
     : QObject(parent), m_engine(std::move(engine))
 {
     qRegisterMetaType<hearth::gui::GenerationOutcome>();
+    qRegisterMetaType<hearth::LoadProgress>();
     m_polling.setInterval(kProgressPollMs);
     connect(&m_polling, &QTimer::timeout, this, &EngineController::pollState);
 }
@@ -23,17 +24,32 @@ EngineController::~EngineController()
         if (worker.thread.joinable()) worker.thread.join();
 }
 
-void EngineController::load(const QString& modelPath)
+void EngineController::load(const QString& modelPath, const LoadOptions& options)
 {
+    m_options = options;
+    // A new load needs the options in the engine's EngineOptions: remake an engine made here when
+    // they changed, but only when no generation and no API server hold it.
+    if (m_engine && m_ownsEngine && m_engineMadeWith != options) {
+        if (m_workers.empty() && m_engine.use_count() == 1) {
+            m_polling.stop();
+            m_engine.reset();
+        } else {
+            emit loadNotice(tr("The new load options apply once the Local API is stopped and no reply is being "
+                               "written; this load uses the previous ones"));
+        }
+    }
+    m_ready = false;
+    m_modelPath = modelPath;
+    m_lastProgress = LoadProgress{};
+    // Adapters belong to the model being replaced.
+    m_adapters.clear();
+    // Announced first so that a refusal below shows up where the load would have.
+    emit loadStarted(modelPath);
     QString createError;
     if (!ensureEngine(&createError)) {
         emit loadFailed(createError);
         return;
     }
-    m_ready = false;
-    m_modelPath = modelPath;
-    // Adapters belong to the model being replaced.
-    m_adapters.clear();
     Status started = m_engine->load(modelPath.toStdString());
     if (!started) {
         emit loadFailed(QString::fromStdString(started.error().toString()));
@@ -43,15 +59,37 @@ void EngineController::load(const QString& modelPath)
     pollState();
 }
 
+void EngineController::unload()
+{
+    if (!m_engine) return;
+    m_polling.stop();
+    m_engine->unload();
+    m_ready = false;
+    m_adapters.clear();
+    emit unloaded();
+}
+
+EngineOptions EngineController::engineOptions() const
+{
+    EngineOptions options;
+    options.weightDtype = m_options.weightDtype;
+    options.contextLength = m_options.contextLength;
+    options.backend = m_options.backend;
+    return options;
+}
+
 std::shared_ptr<Engine> EngineController::ensureEngine(QString* error)
 {
     if (m_engine) return m_engine;
-    auto created = Engine::create();
+    const EngineOptions options = engineOptions();
+    auto created = m_factory ? m_factory(options) : Engine::create(options);
     if (!created) {
         if (error) *error = QString::fromStdString(created.error().toString());
         return nullptr;
     }
     m_engine = std::shared_ptr<Engine>(std::move(created).value());
+    m_ownsEngine = true;
+    m_engineMadeWith = m_options;
     return m_engine;
 }
 
@@ -67,25 +105,31 @@ std::shared_ptr<const Tokenizer> EngineController::tokenizer() const
 
 void EngineController::pollState()
 {
+    if (!m_engine) return;
     const EngineState state = m_engine->state();
     switch (state.kind) {
-    case EngineStateKind::Loading: {
-        const LoadProgress& p = state.progress;
-        emit loadProgress(QString::fromStdString(p.stage), p.bytesDone, p.bytesTotal, p.rateBytesPerS, p.etaS);
+    case EngineStateKind::Loading:
+        m_lastProgress = state.progress;
+        emit loadProgress(state.progress);
         break;
-    }
     case EngineStateKind::Ready:
         m_polling.stop();
         m_ready = true;
+        // The final progress (stage "ready", the breakdown) stays in the state after the load.
+        m_lastProgress = state.progress;
+        if (m_lastProgress.stage.empty()) m_lastProgress.stage = kLoadStageReady;
+        emit loadProgress(m_lastProgress);
         emit ready(QString::fromStdString(state.backendName));
         break;
     case EngineStateKind::Failed:
         m_polling.stop();
+        if (!state.progress.stage.empty()) m_lastProgress = state.progress;
         emit loadFailed(QString::fromStdString(state.reason));
         break;
     case EngineStateKind::Empty:
         // A cancelled load falls back to Empty.
         m_polling.stop();
+        emit loadCancelled();
         emit loadFailed(tr("Loading was cancelled"));
         break;
     }

@@ -9,6 +9,7 @@
 #include <QTimer>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -25,6 +26,19 @@ struct GenerationOutcome {
     QString error;  // FailedEvent, or a submit() refusal
 };
 
+// What the user chose for one load (the load options dialog); goes into the EngineOptions of the
+// engine that loads the model.
+struct LoadOptions {
+    WeightDType weightDtype = WeightDType::AsStored;
+    std::int64_t contextLength = 0;  // 0: the model's max positions
+    BackendChoice backend = BackendChoice::Auto;
+
+    bool operator==(const LoadOptions&) const = default;
+};
+
+// Makes an engine for a load; tests pass one that records the options and returns a fake.
+using EngineFactory = std::function<Result<std::unique_ptr<Engine>>(const EngineOptions&)>;
+
 class EngineController : public QObject {
     Q_OBJECT
 
@@ -36,9 +50,19 @@ public:
     explicit EngineController(std::shared_ptr<Engine> engine = {}, QObject* parent = nullptr);
     ~EngineController() override;
 
-    // Starts loading `modelPath` in the background; progress and the outcome come as signals.
-    void load(const QString& modelPath);
+    // Starts loading `modelPath` with `options` in the background; progress and the outcome come as
+    // signals. An engine this controller made is remade when the options differ and nothing else
+    // (a generation, the API server) uses it; otherwise loadNotice says the options wait.
+    void load(const QString& modelPath, const LoadOptions& options = {});
     void cancelLoad();
+    // Frees the loaded model (adapters with it); unloaded() follows.
+    void unload();
+    // Replaces how engines are made (null: Engine::create). Used only when no engine was passed in.
+    void setEngineFactory(EngineFactory factory) { m_factory = std::move(factory); }
+    // The options the current (or next) engine was made with.
+    const LoadOptions& loadOptions() const { return m_options; }
+    // The last progress seen of the current or last load (stage "ready" with the breakdown when done).
+    const LoadProgress& lastProgress() const { return m_lastProgress; }
     bool isReady() const { return m_ready; }
     bool isLoading() const { return m_polling.isActive(); }
     QString modelPath() const { return m_modelPath; }
@@ -61,9 +85,16 @@ public:
     int runningCount() const { return static_cast<int>(m_workers.size()); }
 
 signals:
-    void loadProgress(const QString& stage, quint64 bytesDone, quint64 bytesTotal, double rateBytesPerS, double etaS);
+    // A load started (before its first progress), with the options it uses.
+    void loadStarted(const QString& modelPath);
+    void loadProgress(const hearth::LoadProgress& progress);
     void ready(const QString& backendName);
     void loadFailed(const QString& reason);
+    // The user cancelled the load; loadFailed follows with "Loading was cancelled" for older users.
+    void loadCancelled();
+    void unloaded();
+    // Something the user should know about a load that is not a failure (options not applied).
+    void loadNotice(const QString& message);
     // Text released since the previous delta of `genId`, with how many tokens it covers.
     void delta(quint64 genId, const QString& text, int nTokens);
     void generationFinished(quint64 genId, const hearth::gui::GenerationOutcome& outcome);
@@ -82,7 +113,14 @@ private:
     void postDelta(quint64 genId, std::string text, int nTokens);
     void finishWorker(quint64 genId, GenerationOutcome outcome);
 
+    EngineOptions engineOptions() const;
+
     std::shared_ptr<Engine> m_engine;
+    bool m_ownsEngine = false;  // made here, so it may be remade; one passed in (tests) never is
+    EngineFactory m_factory;
+    LoadOptions m_options;
+    LoadOptions m_engineMadeWith;
+    LoadProgress m_lastProgress;
     QTimer m_polling;
     QString m_modelPath;
     bool m_ready = false;
@@ -94,3 +132,4 @@ private:
 }  // namespace hearth::gui
 
 Q_DECLARE_METATYPE(hearth::gui::GenerationOutcome)
+Q_DECLARE_METATYPE(hearth::LoadProgress)

@@ -3,6 +3,10 @@
 #include <QBrush>
 #include <QColor>
 
+#include <algorithm>
+
+#include "demo_model.h"
+
 namespace hearth::gui {
 
 namespace {
@@ -24,6 +28,29 @@ void LibraryModel::setFreeMemory(std::uint64_t freeBytes, const QString& where)
     m_freeWhere = where;
     if (!m_entries.empty())
         emit dataChanged(index(0, Fit), index(rowCount() - 1, Fit));
+}
+
+void LibraryModel::setContextLength(std::int64_t contextLength)
+{
+    m_contextLength = std::max<std::int64_t>(0, contextLength);
+    if (!m_entries.empty())
+        emit dataChanged(index(0, Memory), index(rowCount() - 1, Fit));
+}
+
+int LibraryModel::rowOf(const QString& path) const
+{
+    for (std::size_t i = 0; i < m_entries.size(); ++i)
+        if (QString::fromStdString(m_entries[i].path) == path)
+            return static_cast<int>(i);
+    return -1;
+}
+
+MemoryEstimate LibraryModel::estimateFor(const ModelEntry& entry) const
+{
+    std::int64_t ctx = m_contextLength;
+    if (ctx > 0 && entry.contextLength > 0)
+        ctx = std::min(ctx, entry.contextLength);
+    return entry.estimate(ctx);
 }
 
 const ModelEntry* LibraryModel::entryAt(int row) const
@@ -60,8 +87,11 @@ QVariant LibraryModel::headerData(int section, Qt::Orientation orientation, int 
 
 QVariant LibraryModel::displayData(const ModelEntry& e, int column) const
 {
-    if (column == Name)
+    if (column == Name) {
+        if (isDemoModel(e.path))
+            return tr("%1 (demo: random weights)").arg(qs(e.displayName));
         return qs(e.displayName);
+    }
     if (!e.ok) {
         // Broken entries show their reason in the first free column instead of empty numbers.
         return column == Architecture ? tr("broken: %1").arg(qs(e.error)) : QVariant();
@@ -74,13 +104,13 @@ QVariant LibraryModel::displayData(const ModelEntry& e, int column) const
     case Context: return e.contextLength > 0 ? QVariant(QString::number(e.contextLength)) : QVariant(tr("?"));
     case Tokenizer: return e.hasTokenizer ? tr("yes") : tr("missing");
     case Memory: {
-        const MemoryEstimate m = e.estimate();
+        const MemoryEstimate m = estimateFor(e);
         return tr("%1 at %2 tokens").arg(qs(formatBytes(m.totalBytes))).arg(m.contextLength);
     }
     case Fit: {
         if (m_freeBytes == 0)
             return tr("unknown");
-        switch (fitsIn(e.estimate().totalBytes, m_freeBytes)) {
+        switch (fitsIn(estimateFor(e).totalBytes, m_freeBytes)) {
         case FitVerdict::Fits: return tr("fits");
         case FitVerdict::Tight: return tr("tight");
         case FitVerdict::DoesNotFit: return tr("does not fit");
@@ -100,12 +130,16 @@ QVariant LibraryModel::data(const QModelIndex& index, int role) const
     case Qt::DisplayRole:
         return displayData(*e, index.column());
     case Qt::ToolTipRole:
-        return e->ok ? qs(e->path) : tr("%1\n%2").arg(qs(e->path), qs(e->error));
+        if (!e->ok)
+            return tr("%1\n%2").arg(qs(e->path), qs(e->error));
+        if (isDemoModel(e->path))
+            return tr("%1\nThe built-in demo model: random weights that produce nonsense, for trying the app.").arg(qs(e->path));
+        return qs(e->path);
     case Qt::ForegroundRole:
         if (!e->ok)
             return QBrush(QColor(0xb0, 0x30, 0x30));
         if (index.column() == Fit && m_freeBytes > 0) {
-            switch (fitsIn(e->estimate().totalBytes, m_freeBytes)) {
+            switch (fitsIn(estimateFor(*e).totalBytes, m_freeBytes)) {
             case FitVerdict::Fits: return QBrush(QColor(0x2e, 0x7d, 0x32));
             case FitVerdict::Tight: return QBrush(QColor(0xc7, 0x7c, 0x02));
             case FitVerdict::DoesNotFit: return QBrush(QColor(0xb0, 0x30, 0x30));

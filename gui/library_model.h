@@ -22,7 +22,15 @@ public:
     void setEntries(std::vector<ModelEntry> entries);
     // Free bytes the fit verdict is judged against, and what they are ("GPU" or "RAM").
     void setFreeMemory(std::uint64_t freeBytes, const QString& where);
+    // The context length the Memory and Fit columns assume (0: each model's default estimate),
+    // the one the next load will use (settings::kLoadContext).
+    void setContextLength(std::int64_t contextLength);
+    std::int64_t contextLength() const { return m_contextLength; }
     const ModelEntry* entryAt(int row) const;
+    // The row showing `path`, or -1.
+    int rowOf(const QString& path) const;
+    // The estimate a row shows: at the chosen context, capped at the model's max positions.
+    MemoryEstimate estimateFor(const ModelEntry& entry) const;
 
     int rowCount(const QModelIndex& parent = {}) const override;
     int columnCount(const QModelIndex& parent = {}) const override;
@@ -34,6 +42,7 @@ private:
 
     std::vector<ModelEntry> m_entries;
     std::uint64_t m_freeBytes = 0;
+    std::int64_t m_contextLength = 0;
     QString m_freeWhere;
 };
 

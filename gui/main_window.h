@@ -1,6 +1,7 @@
-// The main window: conversations on the left, the chat in the middle, the model library (with
-// Load) and the backend report on the right, and the load progress with Cancel in the status bar.
-// Nothing slow runs in the constructor: the store, GPU probe and library scan start after show.
+// The main window: conversations on the left, the chat in the middle, the model library (load,
+// unload, delete, reveal) and the backend report on the right, the load panel above the chat and
+// a one-line load state in the status bar; a menu bar with settings and about. Nothing slow runs
+// in the constructor: the store, GPU probe and library scan start after show.
 #pragma once
 
 #include <QFutureWatcher>
@@ -12,12 +13,12 @@
 #include "model/model_library.h"
 
 class QLabel;
-class QProgressBar;
-class QPushButton;
 class QSplitter;
+class QTabWidget;
 
 namespace hearth {
 class Engine;
+struct LoadProgress;
 class ConversationStore;
 }  // namespace hearth
 
@@ -29,7 +30,10 @@ class ChatView;
 class ConversationList;
 class EngineController;
 class LibraryPanel;
+class LoadPanel;
 class LoraPanel;
+class Tray;
+struct LoadOptions;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -48,10 +52,19 @@ public:
     // Starts the work that must not delay the first paint (store, GPU probe, library scan, and
     // the preload of the last used model).
     void startBackgroundWork();
-    // Loads the model at `path` (what "Load" does for the selected library row).
+    // Loads the model at `path` with the remembered load options (what "Load" does).
     void loadModel(const QString& path);
+    // Loads the model at `path` with `options` (what the load options dialog does).
+    void loadModel(const QString& path, const LoadOptions& options);
+    // Opens the load options dialog for `path` (a library model) and loads on accept.
+    void loadWithOptions(const QString& path);
+    // Opens the settings dialog.
+    void openSettings();
+    // Free memory where the next load would run (the chosen GPU, or RAM), and its description.
+    std::uint64_t freeMemoryForLoad(QString* where) const;
     const BackendReport& backendReport() const { return m_report; }
     LibraryPanel* libraryPanel() const { return m_library; }
+    LoadPanel* loadPanel() const { return m_loadPanel; }
     EngineController* engineController() const { return m_engine; }
     ChatController* chatController() const { return m_chat; }
     ChatView* chatView() const { return m_chatView; }
@@ -66,14 +79,23 @@ signals:
     void preloadStarted(const QString& modelPath);
     // The last used model could not be preloaded (gone from disk); the reason is also shown.
     void preloadSkipped(const QString& reason);
+    // The window was shown and painted for the first time (start-up time measurement).
+    void firstShown();
+
+protected:
+    void showEvent(QShowEvent* event) override;
+    void closeEvent(QCloseEvent* event) override;
 
 private:
+    void makeMenus();
+    void showAbout();
+    void applyGpuChoice();
     void showBackend(const BackendReport& report);
     void openStore();
     void loadSelected();
     void preloadLastModel();
     void rememberLoadedModel();
-    void showLoadProgress(const QString& stage, quint64 bytesDone, quint64 bytesTotal, double rate, double etaS);
+    void showLoadProgress(const hearth::LoadProgress& progress);
 
     QLabel* m_backendLabel = nullptr;
     QLabel* m_detailLabel = nullptr;
@@ -81,8 +103,11 @@ private:
     QSplitter* m_splitter = nullptr;
     QWidget* m_chatPlaceholder = nullptr;
     QLabel* m_loadLabel = nullptr;
-    QProgressBar* m_loadBar = nullptr;
-    QPushButton* m_cancelLoad = nullptr;
+    LoadPanel* m_loadPanel = nullptr;
+    QTabWidget* m_side = nullptr;
+    Tray* m_tray = nullptr;
+    bool m_shownOnce = false;
+    bool m_quitting = false;
     EngineController* m_engine = nullptr;
     std::unique_ptr<ConversationStore> m_store;
     ChatController* m_chat = nullptr;

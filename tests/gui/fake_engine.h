@@ -92,6 +92,19 @@ public:
         m_state.kind = EngineStateKind::Ready;
         m_state.backendName = "fake";
     }
+    // Replaces what state() reports as the load's progress (kept when it becomes ready).
+    void setLoadProgress(LoadProgress progress)
+    {
+        std::lock_guard lock(m_mutex);
+        m_state.progress = std::move(progress);
+    }
+    // Ends the load in progress as failed with `reason`.
+    void fail(const std::string& reason)
+    {
+        std::lock_guard lock(m_mutex);
+        m_state.kind = EngineStateKind::Failed;
+        m_state.reason = reason;
+    }
     std::vector<GenerateRequest> submitted() const
     {
         std::lock_guard lock(m_mutex);

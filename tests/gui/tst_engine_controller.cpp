@@ -133,9 +133,10 @@ private slots:
         QVERIFY(controller.isLoading());
         QVERIFY(!controller.isReady());
         QVERIFY(progress.count() >= 1);
-        QCOMPARE(progress.first().at(0).toString(), QStringLiteral("reading"));
-        QCOMPARE(progress.first().at(1).toULongLong(), 10ull);
-        QCOMPARE(progress.first().at(2).toULongLong(), 100ull);
+        const auto first = progress.first().at(0).value<hearth::LoadProgress>();
+        QCOMPARE(first.stage, std::string("reading"));
+        QCOMPARE(first.bytesDone, std::uint64_t(10));
+        QCOMPARE(first.bytesTotal, std::uint64_t(100));
         engine->becomeReady();
         QVERIFY(ready.wait(2000));
         QVERIFY(controller.isReady());
