@@ -9,6 +9,19 @@
 
 #include <memory>
 
+// The resources live in the static hearth_gui library, whose unreferenced objects the linker
+// drops: naming their init functions here keeps the icons and the .qm files in every binary.
+// Outside any namespace because Q_INIT_RESOURCE declares a global function.
+static void initHearthResources()
+{
+    static const bool done = [] {
+        Q_INIT_RESOURCE(hearth);
+        Q_INIT_RESOURCE(hearth_i18n);
+        return true;
+    }();
+    (void)done;
+}
+
 namespace hearth::gui {
 
 namespace {
@@ -43,6 +56,7 @@ QPalette darkPalette()
 
 QString installTranslation(QApplication& app, const QString& language)
 {
+    initHearthResources();
     if (g_translator) {
         app.removeTranslator(g_translator);
         delete g_translator;
@@ -62,6 +76,7 @@ QString installTranslation(QApplication& app, const QString& language)
 
 void applyTheme(QApplication& app, const QString& theme)
 {
+    initHearthResources();
     if (theme == QLatin1String("dark")) {
         app.setStyle(QStyleFactory::create(QStringLiteral("Fusion")));
         app.setPalette(darkPalette());
