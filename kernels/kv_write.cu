@@ -10,12 +10,12 @@ namespace {
 
 template <typename T>
 __global__ void kvWriteKernel(const T* k, const T* v, std::int64_t kStride, std::int64_t vStride,
-                              const std::int32_t* slots, T* kCache, T* vCache, std::int64_t pageStride,
+                              const std::int32_t* slotMapping, T* kCache, T* vCache, std::int64_t pageStride,
                               std::int64_t tokenStride, std::int64_t headStride, std::int64_t pageTokens, int nKvHeads,
                               int headDim)
 {
     const std::int64_t t = blockIdx.x;
-    const std::int64_t slot = slots[t];
+    const std::int64_t slot = slotMapping[t];
     if (slot < 0)
         return;
     const std::int64_t base = (slot / pageTokens) * pageStride + (slot % pageTokens) * tokenStride;
@@ -40,7 +40,7 @@ void launch(const KvWriteArgs& a, cudaStream_t stream)
     const std::int64_t kStride = a.kStride ? a.kStride : c.nKvHeads * c.headDim;
     const std::int64_t vStride = a.vStride ? a.vStride : c.nKvHeads * c.headDim;
     kvWriteKernel<T><<<static_cast<unsigned>(a.nTokens), 128, 0, stream>>>(
-        static_cast<const T*>(a.k), static_cast<const T*>(a.v), kStride, vStride, a.slots, static_cast<T*>(c.kCache),
+        static_cast<const T*>(a.k), static_cast<const T*>(a.v), kStride, vStride, a.slotMapping, static_cast<T*>(c.kCache),
         static_cast<T*>(c.vCache), c.pageStride, c.tokenStride, c.headStride, c.pageTokens, static_cast<int>(c.nKvHeads),
         static_cast<int>(c.headDim));
 }
@@ -71,7 +71,7 @@ KernelStatus writeKv(const KvWriteArgs& a, StreamHandle stream)
     HEARTH_KERNEL_REQUIRE(a.kStride % 2 == 0 && a.vStride % 2 == 0, "k/v strides must be even");
     HEARTH_KERNEL_REQUIRE((reinterpret_cast<std::uintptr_t>(a.k) & 3u) == 0 && (reinterpret_cast<std::uintptr_t>(a.v) & 3u) == 0,
                           "k and v must be 4-byte aligned");
-    HEARTH_KERNEL_REQUIRE(a.k && a.v && a.slots, "writeKv needs k, v and slots");
+    HEARTH_KERNEL_REQUIRE(a.k && a.v && a.slotMapping, "writeKv needs k, v and a slot mapping");
     if (a.nTokens == 0)
         return KernelStatus::success();
     if (a.cache.type == ElemType::F16)

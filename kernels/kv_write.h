@@ -13,12 +13,12 @@ struct KvWriteArgs {
     const void* v = nullptr;             // [nTokens, vStride]
     std::int64_t kStride = 0;            // 0 means nKvHeads * headDim
     std::int64_t vStride = 0;
-    const std::int32_t* slots = nullptr; // [nTokens]; a negative slot skips the token (padding)
+    const std::int32_t* slotMapping = nullptr;  // [nTokens]; a negative slot skips the token (padding)
     std::int64_t nTokens = 0;
     PagedKv cache;
 };
 
-// cache K/V at slots[t] = k/v[t], every head.
+// cache K/V at slotMapping[t] = k/v[t], every head.
 KernelStatus writeKv(const KvWriteArgs& args, StreamHandle stream);
 
 }  // namespace hearth::kernels

@@ -1,0 +1,255 @@
+// Paged attention, decode and prefill, against core's cpu::pagedAttention (fp32, exact softmax)
+// reading the same random cache through the same block tables. Covers head_dim 64/80/96/128,
+// GQA ratios 1, 4, 7 and 12 (more than the 8 query heads one decode block takes), both page
+// layouts, odd page sizes with partly filled last pages, contexts of 1 to 1100 tokens (several
+// decode partitions, merged by the second pass), a decode grid sized for a longer maxContext than
+// any sequence has (as a CUDA graph would be), and q read from a fused [q | k | v] row.
+// Tolerance: toleranceFor(type) on the output scale; the kernels' fp32 math differs from the
+// reference only in summation order and __expf.
+#include <QtTest>
+
+#include <cmath>
+
+#include "gpu_test_util.h"
+#include "paged_cache_fixture.h"
+
+using namespace gputest;
+namespace hk = hearth::kernels;
+
+namespace {
+
+void addCases()
+{
+    QTest::addColumn<int>("type");
+    QTest::addColumn<int>("headDim");
+    QTest::addColumn<int>("nKvHeads");
+    QTest::addColumn<int>("ratio");
+    QTest::addColumn<int>("layout");
+    for (int t : {0, 1})
+        for (int headDim : {64, 80, 96, 128})
+            for (auto [nKv, ratio] : {std::pair{2, 1}, std::pair{1, 4}, std::pair{2, 7}, std::pair{1, 12}})
+                for (int layout : {0, 1}) {
+                    const std::string name = std::string(typeName(static_cast<ElemType>(t))) + " hd " +
+                                             std::to_string(headDim) + " kv " + std::to_string(nKv) + " gqa " +
+                                             std::to_string(ratio) + " layout " + std::to_string(layout);
+                    QTest::newRow(name.c_str()) << t << headDim << nKv << ratio << layout;
+                }
+}
+
+}  // namespace
+
+class TestGpuPagedAttention : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase() { GPU_REQUIRE_DEVICE(); }
+
+    void decodeSplit_data() { addCases(); }
+
+    void decodeSplit()
+    {
+        QFETCH(int, type);
+        QFETCH(int, headDim);
+        QFETCH(int, nKvHeads);
+        QFETCH(int, ratio);
+        QFETCH(int, layout);
+        PagedCacheFixture c;
+        c.type = static_cast<ElemType>(type);
+        c.layout = layout;
+        c.pageTokens = layout == 0 ? 16 : 7;
+        c.nKvHeads = nKvHeads;
+        c.headDim = headDim;
+        std::mt19937 rng(101u + static_cast<unsigned>(headDim * 13 + nKvHeads * 7 + ratio * 3 + layout + type * 1000));
+        const std::vector<int> lengths = {1, 7, 83, 256, 257, 769, 1100};
+        c.build(rng, lengths, 3);
+        GPU_OK(c.upload());
+
+        const auto nSeqs = static_cast<std::int64_t>(lengths.size());
+        const std::int64_t nQHeads = nKvHeads * ratio;
+        const std::int64_t qStride = (nQHeads + 2 * nKvHeads) * headDim;  // q inside a fused qkv row
+        const auto q = randomValues(rng, static_cast<std::size_t>(nSeqs * qStride), -4.0f, 4.0f, c.type);
+        const float scale = 1.0f / std::sqrt(static_cast<float>(headDim));
+        const std::int64_t maxContext = ratio % 2 == 0 ? 1100 + 300 : 1100;  // a grid for longer contexts too
+        const std::vector<std::int32_t> ctx(lengths.begin(), lengths.end());
+
+        DeviceBuffer dQ, dOut, dCtx, dWork;
+        GPU_OK(dQ.upload(encode(q, c.type)));
+        GPU_OK(dOut.alloc(static_cast<std::size_t>(nSeqs * nQHeads * headDim) * 2));
+        GPU_OK(dCtx.upload(ctx));
+        const std::size_t workBytes = hk::decodeAttentionWorkspaceBytes(nSeqs, nQHeads, headDim, maxContext);
+        QVERIFY(workBytes > 0);
+        GPU_OK(dWork.alloc(workBytes));
+        // The table must address maxContext; give the grid-only headroom pages of -1.
+        c.maxPagesPerSeq = std::max<std::int64_t>(c.maxPagesPerSeq, (maxContext + c.pageTokens - 1) / c.pageTokens);
+        std::vector<std::int32_t> wideTables(static_cast<std::size_t>(nSeqs * c.maxPagesPerSeq), -1);
+        const std::int64_t oldWidth = static_cast<std::int64_t>(c.tables.size()) / nSeqs;
+        for (std::int64_t s = 0; s < nSeqs; ++s)
+            std::copy_n(c.tables.begin() + s * oldWidth, oldWidth, wideTables.begin() + s * c.maxPagesPerSeq);
+        c.tables = wideTables;
+        GPU_OK(c.dTables.upload(c.tables));
+
+        hk::DecodeAttentionArgs args;
+        args.q = dQ.get();
+        args.out = dOut.get();
+        args.qStride = qStride;
+        args.blockTables = c.dTables.as<std::int32_t>();
+        args.maxPagesPerSeq = c.maxPagesPerSeq;
+        args.contextLens = dCtx.as<std::int32_t>();
+        args.nSeqs = nSeqs;
+        args.nQHeads = nQHeads;
+        args.maxContext = maxContext;
+        args.scale = scale;
+        args.cache = c.paged();
+        args.workspace = dWork.get();
+        args.workspaceBytes = workBytes;
+        GPU_OK(hk::pagedAttentionDecode(args, nullptr));
+        std::vector<std::uint16_t> gotBits(static_cast<std::size_t>(nSeqs * nQHeads * headDim));
+        GPU_OK(dOut.download(gotBits));
+
+        std::vector<float> ref(gotBits.size());
+        for (std::int64_t s = 0; s < nSeqs; ++s)
+            for (std::int64_t h = 0; h < nQHeads; ++h)
+                c.reference(q.data() + s * qStride + h * headDim, s, h / ratio, ctx[static_cast<std::size_t>(s)], scale,
+                            ref.data() + (s * nQHeads + h) * headDim);
+        GPU_COMPARE(::gputest::decode(gotBits, c.type), ref, toleranceFor(c.type, rms(ref)));
+    }
+
+    // One partition only (maxContext <= 256): the direct-write path, no workspace.
+    void decodeSinglePartition_data() { addCases(); }
+
+    void decodeSinglePartition()
+    {
+        QFETCH(int, type);
+        QFETCH(int, headDim);
+        QFETCH(int, nKvHeads);
+        QFETCH(int, ratio);
+        QFETCH(int, layout);
+        PagedCacheFixture c;
+        c.type = static_cast<ElemType>(type);
+        c.layout = layout;
+        c.pageTokens = layout == 0 ? 16 : 5;
+        c.nKvHeads = nKvHeads;
+        c.headDim = headDim;
+        std::mt19937 rng(202u + static_cast<unsigned>(headDim * 13 + nKvHeads * 7 + ratio * 3 + layout + type * 1000));
+        const std::vector<int> lengths = {1, 2, 17, 83, 255, 256};
+        c.build(rng, lengths, 1);
+        GPU_OK(c.upload());
+        const auto nSeqs = static_cast<std::int64_t>(lengths.size());
+        const std::int64_t nQHeads = nKvHeads * ratio;
+        const auto q = randomValues(rng, static_cast<std::size_t>(nSeqs * nQHeads * headDim), -4.0f, 4.0f, c.type);
+        const float scale = 1.0f / std::sqrt(static_cast<float>(headDim));
+        const std::vector<std::int32_t> ctx(lengths.begin(), lengths.end());
+        QCOMPARE(hk::decodeAttentionWorkspaceBytes(nSeqs, nQHeads, headDim, 256), std::size_t{0});
+
+        DeviceBuffer dQ, dOut, dCtx;
+        GPU_OK(dQ.upload(encode(q, c.type)));
+        GPU_OK(dOut.alloc(q.size() * 2));
+        GPU_OK(dCtx.upload(ctx));
+        hk::DecodeAttentionArgs args;
+        args.q = dQ.get();
+        args.out = dOut.get();
+        args.blockTables = c.dTables.as<std::int32_t>();
+        args.maxPagesPerSeq = c.maxPagesPerSeq;
+        args.contextLens = dCtx.as<std::int32_t>();
+        args.nSeqs = nSeqs;
+        args.nQHeads = nQHeads;
+        args.maxContext = 256;
+        args.scale = scale;
+        args.cache = c.paged();
+        GPU_OK(hk::pagedAttentionDecode(args, nullptr));
+        std::vector<std::uint16_t> gotBits(q.size());
+        GPU_OK(dOut.download(gotBits));
+        std::vector<float> ref(q.size());
+        for (std::int64_t s = 0; s < nSeqs; ++s)
+            for (std::int64_t h = 0; h < nQHeads; ++h)
+                c.reference(q.data() + (s * nQHeads + h) * headDim, s, h / ratio, ctx[static_cast<std::size_t>(s)], scale,
+                            ref.data() + (s * nQHeads + h) * headDim);
+        GPU_COMPARE(::gputest::decode(gotBits, c.type), ref, toleranceFor(c.type, rms(ref)));
+    }
+
+    void prefill_data() { addCases(); }
+
+    // Sequences (queries, cached before them): a 1-token prompt, a fresh 7-token prompt, a chunk
+    // of 83 after 5 cached tokens, 40 after 300 (past one KV tile many times), 1 after 769.
+    void prefill()
+    {
+        QFETCH(int, type);
+        QFETCH(int, headDim);
+        QFETCH(int, nKvHeads);
+        QFETCH(int, ratio);
+        QFETCH(int, layout);
+        PagedCacheFixture c;
+        c.type = static_cast<ElemType>(type);
+        c.layout = layout;
+        c.pageTokens = layout == 0 ? 16 : 7;
+        c.nKvHeads = nKvHeads;
+        c.headDim = headDim;
+        std::mt19937 rng(303u + static_cast<unsigned>(headDim * 13 + nKvHeads * 7 + ratio * 3 + layout + type * 1000));
+        const std::vector<std::pair<int, int>> seqs = {{1, 0}, {7, 0}, {83, 5}, {40, 300}, {1, 769}};
+        std::vector<int> lengths;
+        std::vector<std::int32_t> ctx, queryStart{0};
+        int maxQuery = 0;
+        for (auto [nq, cached] : seqs) {
+            lengths.push_back(nq + cached);
+            ctx.push_back(nq + cached);
+            queryStart.push_back(queryStart.back() + nq);
+            maxQuery = std::max(maxQuery, nq);
+        }
+        c.build(rng, lengths, 2);
+        GPU_OK(c.upload());
+        const std::int64_t nTokens = queryStart.back();
+        const std::int64_t nQHeads = nKvHeads * ratio;
+        const std::int64_t qStride = (nQHeads + 2 * nKvHeads) * headDim;
+        const auto q = randomValues(rng, static_cast<std::size_t>(nTokens * qStride), -4.0f, 4.0f, c.type);
+        const float scale = 1.0f / std::sqrt(static_cast<float>(headDim));
+
+        DeviceBuffer dQ, dOut, dCtx, dStart;
+        GPU_OK(dQ.upload(encode(q, c.type)));
+        GPU_OK(dOut.alloc(static_cast<std::size_t>(nTokens * nQHeads * headDim) * 2));
+        GPU_OK(dCtx.upload(ctx));
+        GPU_OK(dStart.upload(queryStart));
+        hk::PrefillAttentionArgs args;
+        args.q = dQ.get();
+        args.out = dOut.get();
+        args.qStride = qStride;
+        args.queryStart = dStart.as<std::int32_t>();
+        args.contextLens = dCtx.as<std::int32_t>();
+        args.blockTables = c.dTables.as<std::int32_t>();
+        args.maxPagesPerSeq = c.maxPagesPerSeq;
+        args.nSeqs = static_cast<std::int64_t>(seqs.size());
+        args.nQHeads = nQHeads;
+        args.maxQueryLen = maxQuery;
+        args.scale = scale;
+        args.cache = c.paged();
+        GPU_OK(hk::pagedAttentionPrefill(args, nullptr));
+        std::vector<std::uint16_t> gotBits(static_cast<std::size_t>(nTokens * nQHeads * headDim));
+        GPU_OK(dOut.download(gotBits));
+
+        std::vector<float> ref(gotBits.size());
+        for (std::size_t s = 0; s < seqs.size(); ++s) {
+            const auto [nq, cached] = seqs[s];
+            for (int i = 0; i < nq; ++i) {
+                const std::int64_t token = queryStart[s] + i;
+                for (std::int64_t h = 0; h < nQHeads; ++h)
+                    c.reference(q.data() + token * qStride + h * headDim, static_cast<std::int64_t>(s), h / ratio,
+                                cached + i + 1, scale, ref.data() + (token * nQHeads + h) * headDim);
+            }
+        }
+        GPU_COMPARE(::gputest::decode(gotBits, c.type), ref, toleranceFor(c.type, rms(ref)));
+    }
+
+    void refusesUnsupportedHeadDim()
+    {
+        hk::DecodeAttentionArgs args;
+        args.cache.kCache = args.cache.vCache = reinterpret_cast<void*>(std::uintptr_t{256});
+        args.cache.nKvHeads = 1;
+        args.cache.headDim = 112;
+        args.nQHeads = 1;
+        const KernelStatus s = hk::pagedAttentionDecode(args, nullptr);
+        QVERIFY(!s.ok);
+        QVERIFY2(s.message.find("head_dim") != std::string::npos, s.describe().c_str());
+    }
+};
+
+QTEST_APPLESS_MAIN(TestGpuPagedAttention)
+#include "tst_gpu_paged_attention.moc"
