@@ -54,7 +54,8 @@ public:
 
 private:
     void runLoad(std::string path);
-    void finishLoad(Result<LoadedModel> loaded, const std::string& backendReason);
+    // Publishes the outcome; true when the model is now Ready.
+    bool finishLoad(Result<LoadedModel> loaded, const std::string& backendReason);
     // Ends requests cancelled while waiting for the load (there are no scheduler steps yet).
     void sweepPendingLocked();
     void failPendingLocked(const Error& error);
@@ -142,10 +143,16 @@ void EngineImpl::runLoad(std::string path)
                   ? "a CUDA device was found, but this build's engine has no CUDA backend yet; running on the CPU"
                   : "running on the CPU: " + report.reason;
     }
-    finishLoad(std::move(loaded), why);
+    std::optional<LoadProgress> ready;
+    if (loaded)
+        ready = loaded.value().finalProgress;
+    const bool nowReady = finishLoad(std::move(loaded), why);
+    // The final event goes out once state() says Ready, so a client reacting to it sees the model.
+    if (nowReady && ready && m_options.onLoadProgress)
+        m_options.onLoadProgress(*ready);
 }
 
-void EngineImpl::finishLoad(Result<LoadedModel> loaded, const std::string& backendReason)
+bool EngineImpl::finishLoad(Result<LoadedModel> loaded, const std::string& backendReason)
 {
     std::unique_lock lock(m_mutex);
     // Checked under the lock: a cancel that arrives after the last check still wins, so a
@@ -175,11 +182,15 @@ void EngineImpl::finishLoad(Result<LoadedModel> loaded, const std::string& backe
         m_scheduler = std::make_unique<Scheduler>(std::move(model.backend), model.tokenizer, so);
         m_scheduler->adopt(std::move(m_pending));
         m_pending.clear();
-        m_state.progress.stage = "ready";
+        // The loader's last word: every byte done and the breakdown of where the time went.
+        m_state.progress = model.finalProgress;
+        m_state.progress.stage = kLoadStageReady;
         m_state.reason = backendReason;
     }
+    const bool ready = m_state.kind == EngineStateKind::Ready;
     lock.unlock();
     m_stateChanged.notify_all();
+    return ready;
 }
 
 Status EngineImpl::waitUntilLoaded()

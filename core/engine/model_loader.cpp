@@ -1,14 +1,12 @@
 #include "engine/model_loader.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
+#include <future>
 
 #include "engine/cpu/cpu_backend.h"
-#include "model/safetensors.h"
+#include "load/host_sink.h"
+#include "load/loader.h"
 #include "util/system_memory.h"
 
 namespace hearth {
@@ -24,59 +22,7 @@ Error cancelledError(const std::string& path)
     return makeError(ErrorCode::Cancelled, "loading " + path + " was cancelled");
 }
 
-// Reads every tensor's bytes once, in file order, so the pages are resident before the first
-// forward. madvise(WILLNEED) starts readahead for the chunk; touching one byte per page makes
-// sure it arrived (readahead is only advice).
-Status preReadWeights(const SafetensorsModel& model, const ModelLoadParams& params)
-{
-    std::vector<const TensorInfo*> order;
-    for (const TensorInfo& t : model.tensors())
-        order.push_back(&t);
-    std::sort(order.begin(), order.end(), [](const TensorInfo* a, const TensorInfo* b) {
-        return a->fileIndex != b->fileIndex ? a->fileIndex < b->fileIndex : a->fileOffset < b->fileOffset;
-    });
-    const auto pageBytes = static_cast<std::uintptr_t>(std::max(4096L, sysconf(_SC_PAGESIZE)));
-    LoadProgress progress;
-    progress.stage = "reading";
-    progress.bytesTotal = model.totalTensorBytes();
-    const auto start = Clock::now();
-    const auto report = [&] {
-        const double s = std::chrono::duration<double>(Clock::now() - start).count();
-        progress.rateBytesPerS = s > 0.0 ? static_cast<double>(progress.bytesDone) / s : 0.0;
-        progress.etaS = progress.rateBytesPerS > 0.0
-                            ? static_cast<double>(progress.bytesTotal - progress.bytesDone) / progress.rateBytesPerS
-                            : 0.0;
-        if (params.onProgress)
-            params.onProgress(progress);
-    };
-    if (!order.empty())
-        progress.file = std::filesystem::path(model.files()[static_cast<std::size_t>(order.front()->fileIndex)]).filename().string();
-    report();
-    volatile std::uint8_t sink = 0;
-    const std::uint64_t chunk = std::max<std::uint64_t>(params.readChunkBytes, pageBytes);
-    for (const TensorInfo* t : order) {
-        const std::span<const std::uint8_t> bytes = model.data(*t);
-        progress.file = std::filesystem::path(model.files()[static_cast<std::size_t>(t->fileIndex)]).filename().string();
-        for (std::uint64_t off = 0; off < bytes.size(); off += chunk) {
-            if (cancelled(params))
-                return cancelledError(params.path);
-            const std::uint64_t n = std::min<std::uint64_t>(chunk, bytes.size() - off);
-            const auto begin = reinterpret_cast<std::uintptr_t>(bytes.data() + off);
-            const std::uintptr_t aligned = begin & ~(pageBytes - 1);
-            // Advice only: a failure changes nothing but speed.
-            (void)madvise(reinterpret_cast<void*>(aligned), n + (begin - aligned), MADV_WILLNEED);
-            std::uint8_t acc = 0;
-            for (std::uint64_t i = 0; i < n; i += pageBytes)
-                acc ^= bytes[off + i];
-            acc ^= bytes[off + n - 1];
-            sink = sink ^ acc;
-            progress.bytesDone += n;
-            report();
-        }
-    }
-    (void)sink;
-    return Status::ok();
-}
+double msBetween(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
 
 std::uint64_t defaultKvBudget(const ModelConfig& config, const EngineOptions& options)
 {
@@ -89,31 +35,114 @@ std::uint64_t defaultKvBudget(const ModelConfig& config, const EngineOptions& op
     return std::max<std::uint64_t>(std::min(want, cap), 64ull << 20);
 }
 
+std::optional<DType> halfTarget(WeightDType d)
+{
+    switch (d) {
+    case WeightDType::AsStored: return std::nullopt;
+    case WeightDType::F16: return DType::F16;
+    case WeightDType::BF16: return DType::BF16;
+    }
+    return std::nullopt;
+}
+
+// One decode step of one token on a scratch sequence: faults in the backend's scratch and the
+// thread pool's stacks, and runs every weight through the cache once, so the first real request
+// pays nothing extra. The page goes back to the pool unpublished (free, not cached).
+Status warmUp(Backend& backend)
+{
+    KvPagePool& pool = backend.kvPool();
+    BlockTable table;
+    HEARTH_TRY_STATUS(pool.reserve(table, 1));
+    BatchPlan plan;
+    SequenceStep step;
+    step.tokenIds = {0};
+    step.positions = {0};
+    step.blockTable = &table;
+    step.logits = LogitsRows::Last;
+    plan.sequences.push_back(std::move(step));
+    Result<ForwardResult> result = backend.forward(plan);
+    pool.release(table);
+    if (!result)
+        return makeError(result.error().code, "warm-up step failed: " + result.error().message);
+    return Status::ok();
+}
+
 }  // namespace
 
 Result<LoadedModel> loadModelForEngine(const ModelLoadParams& params)
 {
+    const Clock::time_point start = Clock::now();
+    const auto elapsedS = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
     LoadProgress opening;
-    opening.stage = "opening";
+    opening.stage = kLoadStageOpening;
     if (params.onProgress)
         params.onProgress(opening);
     HEARTH_TRY_ASSIGN(ModelConfig config, loadModelConfig(params.path));
-    HEARTH_TRY_ASSIGN(SafetensorsModel opened, SafetensorsModel::open(params.path));
-    auto file = std::make_shared<const SafetensorsModel>(std::move(opened));
-    LoadedModel out;
-    HEARTH_TRY_ASSIGN(out.weights, ModelWeights::fromSafetensors(config, file));
-    HEARTH_TRY_ASSIGN(std::unique_ptr<Tokenizer> tokenizer, loadTokenizer(params.path));
-    out.tokenizer = std::move(tokenizer);
+    HEARTH_TRY_ASSIGN(LoadPlan plan, makeLoadPlan(params.path, halfTarget(params.options.weightDtype)));
     if (cancelled(params))
         return cancelledError(params.path);
+    // The tokenizer (a large tokenizer.json takes a while to parse) loads while the weights
+    // stream in; the future is always waited for, also on error and cancel.
+    double tokenizerMs = 0.0;
+    std::future<Result<std::unique_ptr<Tokenizer>>> tokenizerJob =
+        std::async(std::launch::async, [path = params.path, &tokenizerMs] {
+            const Clock::time_point t0 = Clock::now();
+            Result<std::unique_ptr<Tokenizer>> loaded = loadTokenizer(path);
+            tokenizerMs = msBetween(t0, Clock::now());
+            return loaded;
+        });
+    LoadedModel out;
 
-    HEARTH_TRY_STATUS(preReadWeights(*file, params));
+    HostSink sink;
+    LoadPipelineOptions pipe;
+    pipe.nReaders = params.nReaders;
+    pipe.chunkBytes = params.readChunkBytes;
+    pipe.cancel = params.cancel;
+    pipe.onProgress = params.onProgress;
+    pipe.loadStart = start;
+    pipe.stagesBefore.push_back(LoadStageTime{kLoadStageOpening, msBetween(start, Clock::now()), false});
+    Result<LoadPipelineReport> piped = runLoadPipeline(plan, sink, pipe);
+    const Clock::time_point readEnd = Clock::now();
+    Result<std::unique_ptr<Tokenizer>> tokenizer = tokenizerJob.get();
+    const double tokenizerWaitMs = msBetween(readEnd, Clock::now());
+    if (!piped)
+        return piped.error().code == ErrorCode::Cancelled ? cancelledError(params.path) : piped.error();
+    if (!tokenizer)
+        return tokenizer.error();
+    out.tokenizer = std::move(*tokenizer);
+    const LoadPipelineReport& report = *piped;
+    out.readMode = report.readMode;
+    std::shared_ptr<const HostTensorSet> tensors = sink.takeTensors();
+    const TensorLookup lookup = [&tensors](const std::string& name) -> std::optional<NamedTensor> {
+        const HostTensor* t = tensors->find(name);
+        if (!t)
+            return std::nullopt;
+        return NamedTensor{t->data, t->dtype, t->shape, t->fileName};
+    };
+    const std::string where = plan.files.size() == 1 ? plan.files.front().name : params.path + " (sharded safetensors)";
+    HEARTH_TRY_ASSIGN(out.weights, ModelWeights::fromHostTensors(config, lookup, tensors, where));
 
-    LoadProgress preparing;
-    preparing.stage = kLoadStageWarmingUp;
-    preparing.bytesDone = preparing.bytesTotal = file->totalTensorBytes();
+    // The pipeline's opening share (files, buffers) belongs to "opening"; "reading" is the
+    // transfer. The tokenizer is an "opening" task run behind the transfer (overlapped); what it
+    // took beyond the last byte is listed as opening time of its own, not overlapped.
+    std::vector<LoadStageTime> breakdown = pipe.stagesBefore;
+    breakdown[0].ms += report.openMs;
+    breakdown.push_back(LoadStageTime{kLoadStageReading, report.readMs, false});
+    breakdown.push_back(LoadStageTime{kLoadStageOpening, tokenizerMs - tokenizerWaitMs, true});
+    if (tokenizerWaitMs >= 1.0)
+        breakdown.push_back(LoadStageTime{kLoadStageOpening, tokenizerWaitMs, false});
+    if (params.options.weightDtype != WeightDType::AsStored)
+        breakdown.push_back(LoadStageTime{kLoadStageConverting, static_cast<double>(sink.convertNs()) / 1e6, true});
+
+    LoadProgress warming = report.lastProgress;
+    warming.stage = kLoadStageWarmingUp;
+    warming.rateBytesPerS = 0.0;
+    warming.etaS = 0.0;
+    warming.elapsedS = elapsedS();
+    warming.breakdown = breakdown;
     if (params.onProgress)
-        params.onProgress(preparing);
+        params.onProgress(warming);
+    const Clock::time_point warmStart = Clock::now();
     CpuBackendOptions cpu;
     cpu.kvBudgetBytes = params.options.kvBudgetBytes > 0 ? params.options.kvBudgetBytes
                                                          : defaultKvBudget(config, params.options);
@@ -121,6 +150,10 @@ Result<LoadedModel> loadModelForEngine(const ModelLoadParams& params)
     HEARTH_TRY_ASSIGN(std::unique_ptr<CpuBackend> backend, CpuBackend::create(out.weights, cpu));
     if (cancelled(params))
         return cancelledError(params.path);
+    HEARTH_TRY_STATUS(warmUp(*backend));
+    if (cancelled(params))
+        return cancelledError(params.path);
+    breakdown.push_back(LoadStageTime{kLoadStageWarmingUp, msBetween(warmStart, Clock::now()), false});
 
     const KvPagePool& pool = backend->kvPool();
     std::int64_t context = config.maxPositions > 0 ? config.maxPositions : INT64_MAX;
@@ -130,6 +163,10 @@ Result<LoadedModel> loadModelForEngine(const ModelLoadParams& params)
     context = std::min<std::int64_t>(context, static_cast<std::int64_t>(pool.nPages()) * pool.layout().pageTokens);
     out.contextLength = context;
     out.backend = std::move(backend);
+    out.finalProgress = warming;
+    out.finalProgress.stage = kLoadStageReady;
+    out.finalProgress.elapsedS = elapsedS();
+    out.finalProgress.breakdown = std::move(breakdown);
     return out;
 }
 

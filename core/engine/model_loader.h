@@ -1,6 +1,7 @@
-// The load job behind Engine::load: open config, weights and tokenizer, pre-read the mapped weight
-// files so the first request does not fault them in page by page, and build the backend, with
-// progress reports and a cancel flag checked between chunks. Private to the engine room.
+// The load job behind Engine::load: open config, weight headers and tokenizer, stream the weights
+// into host memory through the load pipeline (core/load), build the backend and run one warm-up
+// step, with progress reports, a cancel flag and a breakdown of where the time went. Private to
+// the engine room.
 #pragma once
 
 #include <atomic>
@@ -19,6 +20,8 @@ struct LoadedModel {
     std::shared_ptr<const Tokenizer> tokenizer;
     std::unique_ptr<Backend> backend;
     std::int64_t contextLength = 0;  // what requests may use: options, model and KV pool combined
+    LoadProgress finalProgress;      // stage "ready", every byte done, the whole breakdown
+    std::string readMode;            // how the weight files were read: "direct", "buffered", "mixed"
 };
 
 struct ModelLoadParams {
@@ -27,6 +30,7 @@ struct ModelLoadParams {
     std::function<void(const LoadProgress&)> onProgress;  // called on the loading thread
     const std::atomic<bool>* cancel = nullptr;           // set by another thread to stop early
     std::uint64_t readChunkBytes = 16u << 20;
+    int nReaders = 0;  // load pipeline reader threads; 0: its default
 };
 
 // Runs the whole load on the calling thread; Cancelled when `cancel` was seen set.

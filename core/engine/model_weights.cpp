@@ -33,22 +33,25 @@ std::string shapeText(const std::vector<std::int64_t>& shape)
 // Looks up tensors and turns every problem into an error that names the file and the tensor.
 class TensorBinder {
 public:
-    explicit TensorBinder(const SafetensorsModel& model) : m_model(model) {}
+    TensorBinder(const TensorLookup& lookup, std::string missingWhere)
+        : m_lookup(lookup), m_missingWhere(std::move(missingWhere))
+    {
+    }
 
     Result<WeightTensor> bind(const std::string& name, std::vector<std::int64_t> expected) const
     {
-        const TensorInfo* info = m_model.find(name);
+        const std::optional<NamedTensor> info = m_lookup(name);
         if (!info)
-            return makeError(ErrorCode::NotFound, fileOf(nullptr) + ": tensor '" + name + "' is missing");
+            return makeError(ErrorCode::NotFound, m_missingWhere + ": tensor '" + name + "' is missing");
         if (info->shape != expected)
-            return makeError(ErrorCode::Corrupt, fileOf(info) + ": tensor '" + name + "' has shape " +
+            return makeError(ErrorCode::Corrupt, info->fileName + ": tensor '" + name + "' has shape " +
                                                      shapeText(info->shape) + ", expected " + shapeText(expected));
         if (info->dtype != DType::F32 && info->dtype != DType::F16 && info->dtype != DType::BF16)
-            return makeError(ErrorCode::Unsupported, fileOf(info) + ": tensor '" + name + "' has dtype " +
+            return makeError(ErrorCode::Unsupported, info->fileName + ": tensor '" + name + "' has dtype " +
                                                          std::string(dtypeName(info->dtype)) +
                                                          "; the engine reads F32, F16 and BF16");
         WeightTensor t;
-        t.data = m_model.data(*info).data();
+        t.data = info->data;
         t.dtype = info->dtype;
         t.rows = expected.size() == 2 ? expected[0] : 1;
         t.cols = expected.back();
@@ -56,20 +59,22 @@ public:
     }
 
 private:
-    std::string fileOf(const TensorInfo* info) const
-    {
-        const auto& files = m_model.files();
-        if (files.empty())
-            return "safetensors";
-        const std::size_t index = info ? static_cast<std::size_t>(info->fileIndex) : 0;
-        // For a sharded model a missing tensor belongs to no file; name the folder's set.
-        if (!info && files.size() > 1)
-            return std::filesystem::path(files[0]).parent_path().filename().string() + " (sharded safetensors)";
-        return std::filesystem::path(files[index < files.size() ? index : 0]).filename().string();
-    }
-
-    const SafetensorsModel& m_model;
+    const TensorLookup& m_lookup;
+    std::string m_missingWhere;
 };
+
+// The file a tensor of `model` lives in, or for a missing tensor the model's file (the folder's
+// set when sharded: a missing tensor belongs to no file).
+std::string safetensorsFileOf(const SafetensorsModel& model, const TensorInfo* info)
+{
+    const auto& files = model.files();
+    if (files.empty())
+        return "safetensors";
+    const std::size_t index = info ? static_cast<std::size_t>(info->fileIndex) : 0;
+    if (!info && files.size() > 1)
+        return std::filesystem::path(files[0]).parent_path().filename().string() + " (sharded safetensors)";
+    return std::filesystem::path(files[index < files.size() ? index : 0]).filename().string();
+}
 
 Status checkConfig(const ModelConfig& c)
 {
@@ -107,7 +112,34 @@ Result<std::shared_ptr<const ModelWeights>> ModelWeights::fromSafetensors(const 
     auto w = std::make_shared<ModelWeights>();
     w->m_config = config;
     w->m_file = model;
-    const TensorBinder binder(*model);
+    const TensorLookup lookup = [&model](const std::string& name) -> std::optional<NamedTensor> {
+        const TensorInfo* info = model->find(name);
+        if (!info)
+            return std::nullopt;
+        return NamedTensor{model->data(*info).data(), info->dtype, info->shape, safetensorsFileOf(*model, info)};
+    };
+    HEARTH_TRY_STATUS(w->bindTensors(lookup, safetensorsFileOf(*model, nullptr)));
+    return std::shared_ptr<const ModelWeights>(std::move(w));
+}
+
+Result<std::shared_ptr<const ModelWeights>> ModelWeights::fromHostTensors(const ModelConfig& config,
+                                                                          const TensorLookup& lookup,
+                                                                          std::shared_ptr<const void> keepAlive,
+                                                                          const std::string& missingWhere)
+{
+    HEARTH_TRY_STATUS(checkConfig(config));
+    auto w = std::make_shared<ModelWeights>();
+    w->m_config = config;
+    w->m_keepAlive = std::move(keepAlive);
+    HEARTH_TRY_STATUS(w->bindTensors(lookup, missingWhere));
+    return std::shared_ptr<const ModelWeights>(std::move(w));
+}
+
+Status ModelWeights::bindTensors(const TensorLookup& lookup, const std::string& missingWhere)
+{
+    const TensorBinder binder(lookup, missingWhere);
+    const ModelConfig& config = m_config;
+    auto* w = this;
     const std::int64_t hidden = config.hiddenSize;
     const std::int64_t qDim = config.nHeads * config.headDim;
     const std::int64_t kvDim = config.nKvHeads * config.headDim;
@@ -143,7 +175,7 @@ Result<std::shared_ptr<const ModelWeights>> ModelWeights::fromSafetensors(const 
         }
         w->m_layers.push_back(L);
     }
-    return std::shared_ptr<const ModelWeights>(std::move(w));
+    return Status::ok();
 }
 
 std::shared_ptr<ModelWeights> ModelWeights::clone() const

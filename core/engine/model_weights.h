@@ -1,13 +1,16 @@
 // Immutable weights of a Llama-family decoder (Qwen2/Qwen2.5, Qwen3, Llama 2/3.x, Mistral),
 // described from ModelConfig and checked tensor by tensor against it. Tensors stay as stored
-// (F32/F16/BF16) and point into the mapped safetensors files: loading copies nothing.
+// (F32/F16/BF16) and point either into the mapped safetensors files (fromSafetensors) or into
+// host memory the load pipeline filled (fromHostTensors), kept alive with the weights.
 // Per-session state (KV cache, scratch) lives elsewhere, so one ModelWeights serves many
 // sequences and backends read it from several threads at once.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +52,16 @@ struct LlamaLayerWeights {
     const WeightTensor& proj(LinearKind kind) const { return linear[static_cast<int>(kind)]; }
 };
 
+// A tensor found by name, for building weights from any storage.
+struct NamedTensor {
+    const void* data = nullptr;
+    DType dtype = DType::F32;
+    std::vector<std::int64_t> shape;
+    std::string fileName;  // where it came from, for messages
+};
+// Finds a tensor by name; nullopt when absent.
+using TensorLookup = std::function<std::optional<NamedTensor>(const std::string& name)>;
+
 class ModelWeights {
 public:
     // Reads `dir`/config.json and the safetensors in `dir`, and checks every tensor.
@@ -57,6 +70,12 @@ public:
     // the shape the config implies and a float dtype.
     static Result<std::shared_ptr<const ModelWeights>> fromSafetensors(const ModelConfig& config,
                                                                        std::shared_ptr<const SafetensorsModel> model);
+    // Builds weights from tensors already in memory (the load pipeline's host sink), with the
+    // same checks; `keepAlive` owns that memory and lives as long as the weights (and clones).
+    // `missingWhere` names the source in "tensor 'x' is missing" messages.
+    static Result<std::shared_ptr<const ModelWeights>> fromHostTensors(const ModelConfig& config, const TensorLookup& lookup,
+                                                                       std::shared_ptr<const void> keepAlive,
+                                                                       const std::string& missingWhere);
 
     const ModelConfig& config() const { return m_config; }
     const WeightTensor& embedding() const { return m_embedding; }  // [vocab, hidden]
@@ -70,8 +89,12 @@ public:
     void replaceProjection(std::size_t layer, LinearKind kind, std::vector<float> values);
 
 private:
+    // Binds and checks every tensor the config implies.
+    Status bindTensors(const TensorLookup& lookup, const std::string& missingWhere);
+
     ModelConfig m_config;
     std::shared_ptr<const SafetensorsModel> m_file;
+    std::shared_ptr<const void> m_keepAlive;  // host tensors' memory (fromHostTensors)
     std::vector<std::shared_ptr<const std::vector<float>>> m_owned;  // replaced tensors
     WeightTensor m_embedding, m_finalNorm, m_lmHead;
     std::vector<LlamaLayerWeights> m_layers;
