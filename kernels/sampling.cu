@@ -253,9 +253,14 @@ __global__ void __launch_bounds__(kThreads) sampleKernel(SamplingArgs a, std::in
         chosenS = -1;
         lastKeptS = -1;
     }
+    // Each thread owns the slice [lo, hi) of [0, total); neighbours share the bound exactly (the
+    // same float is used on both sides), so rounding can neither leave a gap nor an overlap.
     const int lane = threadIdx.x & 31;
     const int warp = threadIdx.x >> 5;
     const float incl = warpInclusiveScan(local);
+    float exclInWarp = __shfl_up_sync(0xffffffffu, incl, 1);
+    if (lane == 0)
+        exclInWarp = 0.0f;
     __syncthreads();
     if (lane == 31)
         warpTotals[warp] = incl;
@@ -267,12 +272,14 @@ __global__ void __launch_bounds__(kThreads) sampleKernel(SamplingArgs a, std::in
         warpTotals[lane] = t;
     }
     __syncthreads();
-    const float excl = incl - local + (warp > 0 ? warpTotals[warp - 1] : 0.0f);
+    const float warpBase = warp > 0 ? warpTotals[warp - 1] : 0.0f;
+    const float lo = warpBase + exclInWarp;
+    const float hi = lane == 31 ? warpTotals[warp] : warpBase + incl;
     const float total = warpTotals[kWarps - 1];
     const float target = a.uniform[rowIdx] * total;
-    if (local > 0.0f && excl <= target && target < excl + local) {
+    if (local > 0.0f && lo <= target && target < hi) {
         int pick = lastMine;  // when rounding leaves the target past this chunk's walk
-        float run = excl;
+        float run = lo;
         for (int i = begin; i < end; ++i) {
             const float w = weightOf(i);
             if (w <= 0.0f)
@@ -283,7 +290,7 @@ __global__ void __launch_bounds__(kThreads) sampleKernel(SamplingArgs a, std::in
                 break;
             }
         }
-        atomicMax(&chosenS, pick);  // one thread normally; ties go to the later chunk
+        chosenS = pick;  // exactly one thread owns the target
     }
     __syncthreads();
     if (threadIdx.x == 0) {

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Runs Hearth's GPU kernel tests on the GPU machine: every tst_gpu_* executable (the ctest "gpu"
+# label set; run directly because the build folder's ctest files hold absolute paths of the
+# development machine), then each again under compute-sanitizer memcheck, and prints a summary.
+# Usage (on the GPU machine, from the repository root):
+#   bash tests/gpu/run_on_device.sh device-carry/gpu-tests.tar.xz   # made by stage_for_device.sh
+#   bash tests/gpu/run_on_device.sh DIR                              # DIR with bin/ and libs/
+# HEARTH_GPU_MODE=tests or =memcheck runs one half only (when both do not fit one device call).
+# Logs go to /tmp/hearth-gpu-logs; when $OUT is set (the device tool, which returns at most 8
+# files) the summary and one tarball of all logs are copied there. Exit status: 0 when every test
+# passed and memcheck found no error, 1 on any failure, 3 when the tests skipped (no device).
+set -uo pipefail
+src=${1:-device-carry/gpu-tests.tar.xz}
+if [ -f "$src" ]; then
+  dest=/tmp/hearth-gpu-tests
+  rm -rf "$dest" && mkdir -p "$dest"
+  xz -dc "$src" | tar -C "$dest" -xf - || { echo "cannot unpack $src"; exit 2; }
+  dir=$dest/gpu-tests
+else
+  dir=$src
+fi
+logs=/tmp/hearth-gpu-logs
+rm -rf "$logs" && mkdir -p "$logs"
+export LD_LIBRARY_PATH="$dir/libs:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export QTEST_FUNCTION_TIMEOUT=600000 QT_QPA_PLATFORM=offscreen
+export HOME=/tmp/hearth-gpu-home XDG_CACHE_HOME=/tmp/hearth-gpu-home/.cache
+mkdir -p "$HOME"
+sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | sed 's/^/device: /'
+mode=${HEARTH_GPU_MODE:-all}
+summary=()
+failed=0
+skipped=0
+for exe in "$dir"/bin/tst_gpu_*; do
+  [ "$mode" = memcheck ] && break
+  name=$(basename "$exe")
+  startMs=$(date +%s%3N)
+  timeout 300 "$exe" > "$logs/$name.log" 2>&1
+  rc=$?
+  ms=$(( $(date +%s%3N) - startMs ))
+  totals=$(grep -E '^Totals:' "$logs/$name.log" | tail -1)
+  if grep -q 'initTestCase() no CUDA device' "$logs/$name.log"; then
+    verdict=SKIPPED
+    skipped=1
+  elif [ $rc -eq 0 ]; then
+    verdict=PASS
+  else
+    verdict="FAIL(rc=$rc)"
+    failed=1
+    grep -E '^(FAIL!|   Loc:)' "$logs/$name.log" | head -20
+  fi
+  summary+=("$(printf '%-26s %-12s %6d ms  %s' "$name" "$verdict" "$ms" "$totals")")
+done
+
+for exe in "$dir"/bin/tst_gpu_*; do
+  [ "$mode" = tests ] && break
+  name=$(basename "$exe")
+  if [ ! -x "$sanitizer" ]; then
+    summary+=("$(printf '%-26s memcheck: compute-sanitizer not found' "$name")")
+    failed=1
+    continue
+  fi
+  timeout 540 "$sanitizer" --tool memcheck --error-exitcode 86 --print-limit 20 "$exe" > "$logs/$name.memcheck.log" 2>&1
+  rc=$?
+  errors=$(grep -E '^========= ERROR SUMMARY' "$logs/$name.memcheck.log" | tail -1)
+  if [ $rc -eq 0 ]; then
+    verdict=clean
+  else
+    verdict="FAIL(rc=$rc)"
+    failed=1
+    grep -E '^=========  ?(Invalid|Program hit|Address|at )' "$logs/$name.memcheck.log" | head -10
+  fi
+  summary+=("$(printf '%-26s memcheck %-12s %s' "$name" "$verdict" "$errors")")
+done
+
+{
+  echo "==== summary ===="
+  printf '%s\n' "${summary[@]}"
+  if [ $failed -ne 0 ]; then
+    echo "SOME GPU CHECKS FAILED (mode $mode; logs in $logs)"
+  elif [ $skipped -ne 0 ]; then
+    echo "GPU TESTS SKIPPED: no usable CUDA device"
+  else
+    echo "ALL GPU CHECKS PASSED (mode $mode)"
+  fi
+} | tee "$logs/summary.txt"
+if [ -n "${OUT:-}" ]; then
+  cp "$logs/summary.txt" "$OUT/"
+  tar -C "$logs" -czf "$OUT/gpu-test-logs.tar.gz" .
+fi
+[ $failed -ne 0 ] && exit 1
+[ $skipped -ne 0 ] && exit 3
+exit 0
