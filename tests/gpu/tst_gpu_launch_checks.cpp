@@ -1,0 +1,140 @@
+// The launchers' argument checks, which run before any CUDA call and so need no device: bad
+// shapes, dtypes and sizes come back as a failed KernelStatus naming the condition and the
+// file:line, never as a launch. Runs everywhere the CUDA backend is built (CI included).
+#include <QtTest>
+
+#include "gpu_test_util.h"
+
+using namespace gputest;
+namespace hk = hearth::kernels;
+
+namespace {
+
+// A non-null, suitably aligned address the checks accept; never dereferenced (they refuse first).
+void* fakePointer() { return reinterpret_cast<void*>(std::uintptr_t{4096}); }
+
+void expectRefused(const KernelStatus& s, const char* fragment)
+{
+    QVERIFY2(!s.ok, "the launcher accepted bad arguments");
+    QVERIFY2(s.message.find(fragment) != std::string::npos, s.describe().c_str());
+    QVERIFY2(s.file.find("kernels/") != std::string::npos && s.line > 0, s.describe().c_str());
+}
+
+hk::PagedKv validCache(std::int64_t headDim)
+{
+    hk::PagedKv c;
+    c.kCache = c.vCache = fakePointer();
+    c.pageStride = 2 * 16 * headDim;
+    c.tokenStride = headDim;
+    c.headStride = 16 * headDim;
+    c.pageTokens = 16;
+    c.nKvHeads = 1;
+    c.headDim = headDim;
+    return c;
+}
+
+}  // namespace
+
+class TestGpuLaunchChecks : public QObject {
+    Q_OBJECT
+
+private slots:
+    void describeNamesCallAndPlace()
+    {
+        const KernelStatus s = KernelStatus::failure("cudaMalloc(&p, n)", "out of memory", "kernels/x.cu", 12);
+        QCOMPARE(QString::fromStdString(s.describe()), QStringLiteral("cudaMalloc(&p, n) failed: out of memory (kernels/x.cu:12)"));
+        QVERIFY(KernelStatus::success().ok);
+    }
+
+    void gemvRows()
+    {
+        hk::GemvArgs a;
+        a.weight = a.x = fakePointer();
+        a.y = fakePointer();
+        a.outDim = a.inDim = 8;
+        a.nRows = 9;
+        expectRefused(hk::gemv(a, nullptr), "1 to 8 rows");
+        a.nRows = 0;
+        expectRefused(hk::gemv(a, nullptr), "1 to 8 rows");
+        a.nRows = 1;
+        a.type = ElemType::F32;
+        expectRefused(hk::gemv(a, nullptr), "fp16 or bf16");
+    }
+
+    void attentionHeadDimAndGqa()
+    {
+        hk::DecodeAttentionArgs d;
+        d.q = d.out = fakePointer();
+        d.nQHeads = 4;
+        d.cache = validCache(112);
+        expectRefused(hk::pagedAttentionDecode(d, nullptr), "head_dim");
+        d.cache = validCache(128);
+        d.cache.nKvHeads = 3;
+        expectRefused(hk::pagedAttentionDecode(d, nullptr), "multiple of kv heads");
+
+        hk::PrefillAttentionArgs p;
+        p.nQHeads = 4;
+        p.cache = validCache(128);
+        p.cache.headStride = 16 * 128 + 1;
+        expectRefused(hk::pagedAttentionPrefill(p, nullptr), "even");
+    }
+
+    void decodeWorkspace()
+    {
+        QCOMPARE(hk::decodeAttentionWorkspaceBytes(3, 28, 128, hk::kDecodePartitionTokens), std::size_t{0});
+        const std::size_t need = hk::decodeAttentionWorkspaceBytes(3, 28, 128, 3 * hk::kDecodePartitionTokens + 1);
+        QCOMPARE(need, std::size_t{3 * 28 * 4} * sizeof(float) * (128 + 2));
+        hk::DecodeAttentionArgs d;
+        d.q = d.out = fakePointer();
+        d.blockTables = static_cast<const std::int32_t*>(fakePointer());
+        d.contextLens = static_cast<const std::int32_t*>(fakePointer());
+        d.nSeqs = 3;
+        d.nQHeads = 28;
+        d.cache = validCache(128);
+        d.cache.nKvHeads = 4;
+        d.maxPagesPerSeq = 100;
+        d.maxContext = 3 * hk::kDecodePartitionTokens + 1;
+        d.workspaceBytes = need - 1;
+        d.workspace = fakePointer();
+        expectRefused(hk::pagedAttentionDecode(d, nullptr), "workspace too small");
+        d.maxPagesPerSeq = 2;
+        expectRefused(hk::pagedAttentionDecode(d, nullptr), "block table");
+    }
+
+    void samplingAndLora()
+    {
+        hk::SamplingArgs s;
+        s.logits = static_cast<const float*>(fakePointer());
+        s.tokens = static_cast<std::int32_t*>(fakePointer());
+        s.nRows = 1;
+        s.vocab = 10;
+        s.nTop = 21;
+        expectRefused(hk::sampleTokens(s, nullptr), "top-n");
+        s.nTop = 0;
+        s.temperature = static_cast<const float*>(fakePointer());
+        expectRefused(hk::sampleTokens(s, nullptr), "uniforms");
+
+        hk::LoraArgs l;
+        l.inDim = l.outDim = 16;
+        l.maxRank = hk::kLoraMaxRank + 1;
+        expectRefused(hk::loraApply(l, nullptr), "rank");
+    }
+
+    void normAndRope()
+    {
+        hk::RmsNormArgs n;
+        n.x = n.weight = fakePointer();
+        n.out = fakePointer();
+        n.nTokens = 1;
+        n.n = 64;
+        n.nHeads = 2;
+        n.residual = fakePointer();
+        expectRefused(hk::fusedAddRmsNorm(n, nullptr), "whole rows");
+        hk::RopeArgs r;
+        r.headDim = 63;
+        expectRefused(hk::applyRope(r, nullptr), "even");
+    }
+};
+
+QTEST_APPLESS_MAIN(TestGpuLaunchChecks)
+#include "tst_gpu_launch_checks.moc"
