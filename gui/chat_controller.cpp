@@ -1,5 +1,8 @@
 #include "chat_controller.h"
 
+#include <algorithm>
+#include <utility>
+
 #include "conversation_adapter.h"
 
 #include "chat/chat_template.h"
@@ -72,6 +75,54 @@ void ChatController::regenerate(MessageId reply)
     startReply(*m_current, reply);
 }
 
+void ChatController::editAndResend(MessageId message, const QString& text)
+{
+    const QString trimmed = text.trimmed();
+    if (trimmed.isEmpty() || isGenerating()) return;
+    auto old = m_store->message(message);
+    if (!old) return report(old.status());
+    if (old->role != MessageRole::User) return;
+    const bool ready = m_engine->isReady() && m_waiting.empty();
+    NewMessage edited{.role = MessageRole::User,
+                      .content = trimmed.toStdString(),
+                      .state = ready ? MessageState::Complete : MessageState::Waiting};
+    auto added = m_store->addAlternative(message, edited);
+    if (!added) return report(added.status());
+    emit conversationChanged(old->conversationId);
+    if (ready) {
+        startReply(old->conversationId, std::nullopt);
+    } else {
+        m_waiting.emplace_back(old->conversationId, *added);
+    }
+}
+
+std::vector<MessageId> ChatController::alternatives(MessageId message) const
+{
+    auto self = m_store->message(message);
+    if (!self) return {};
+    auto all = m_store->allMessages(self->conversationId);
+    if (!all) return {};
+    // allMessages is oldest first, the order siblingIndex counts in.
+    std::vector<MessageId> out;
+    for (const Message& m : *all)
+        if (m.parentId == self->parentId) out.push_back(m.id);
+    return out;
+}
+
+void ChatController::switchAlternative(MessageId message, int step)
+{
+    // The streaming reply would vanish from view mid-stream; the buttons are disabled meanwhile.
+    if (isGenerating()) return;
+    const std::vector<MessageId> siblings = alternatives(message);
+    const auto at = std::find(siblings.begin(), siblings.end(), message);
+    if (at == siblings.end()) return;
+    const auto index = (at - siblings.begin()) + step;
+    if (index < 0 || index >= static_cast<std::ptrdiff_t>(siblings.size())) return;
+    const MessageId target = siblings[static_cast<std::size_t>(index)];
+    report(m_store->selectBranch(target));
+    if (auto chosen = m_store->message(target)) emit conversationChanged(chosen->conversationId);
+}
+
 void ChatController::stop()
 {
     if (m_genId) m_engine->stop(m_genId);
@@ -79,9 +130,26 @@ void ChatController::stop()
 
 void ChatController::deleteMessage(MessageId id)
 {
-    if (isGenerating() && id == m_reply) stop();
+    // Deleting the streaming reply, or a message it follows, ends the stream first; what is
+    // still in flight is dropped instead of written to rows that no longer exist.
+    if (isGenerating()) {
+        for (std::optional<MessageId> at = m_reply; at;) {
+            if (*at == id) {
+                m_replyDeleted = true;
+                stop();
+                break;
+            }
+            auto m = m_store->message(*at);
+            at = m ? m->parentId : std::nullopt;
+        }
+    }
+    auto doomed = m_store->message(id);
+    if (!doomed) return report(doomed.status());
     report(m_store->deleteMessage(id));
-    if (m_current) emit conversationChanged(*m_current);
+    std::erase_if(m_waiting, [this](const std::pair<ConversationId, MessageId>& waiting) {
+        return !m_store->message(waiting.second);
+    });
+    emit conversationChanged(doomed->conversationId);
 }
 
 void ChatController::startReply(ConversationId id, std::optional<MessageId> regenerateOf)
@@ -104,6 +172,7 @@ void ChatController::startReply(ConversationId id, std::optional<MessageId> rege
     auto reply = regenerateOf ? m_store->beginAlternativeReply(*regenerateOf) : m_store->beginReply(id);
     if (!reply) return report(reply.status());
     m_reply = *reply;
+    m_replyDeleted = false;
     GenerateRequest request = requestFor(*info);
     request.promptIds = std::move(*prompt);
     m_genId = m_engine->generate(std::move(request));
@@ -151,7 +220,7 @@ GenerateRequest ChatController::requestFor(const ConversationInfo& info) const
 
 void ChatController::onDelta(quint64 genId, const QString& text)
 {
-    if (genId != m_genId) return;
+    if (genId != m_genId || m_replyDeleted) return;
     report(m_store->appendDelta(m_reply, text.toStdString()));
     emit replyDelta(m_reply, text);
 }
@@ -163,7 +232,9 @@ void ChatController::onFinished(quint64 genId, const GenerationOutcome& outcome)
     m_genId = 0;
     m_reply = 0;
     m_flushTimer.stop();
-    if (outcome.reason == FinishReason::Error) {
+    if (std::exchange(m_replyDeleted, false)) {
+        // Nothing to write: the reply was deleted while it streamed.
+    } else if (outcome.reason == FinishReason::Error) {
         report(m_store->failReply(reply, MessageState::Error, outcome.error.toStdString()));
         emit errorOccurred(outcome.error);
     } else if (outcome.reason == FinishReason::Cancelled) {

@@ -1,7 +1,9 @@
 // Ties one conversation to the engine: persists the user's message at once (marked waiting while
 // the model loads), renders the prompt with the model's chat template, submits it, and saves the
 // reply as it streams (coalesced by the store) with its stats when it ends. Regenerate adds an
-// alternative reply; the conversation's system prompt and sampling settings go into each request.
+// alternative reply and edit-and-resend an alternative user message (the old branch stays and
+// switchAlternative() goes back to it); the conversation's system prompt and sampling settings go
+// into each request.
 #pragma once
 
 #include <QObject>
@@ -39,6 +41,13 @@ public:
     void send(const QString& text);
     // Asks for another reply in place of assistant message `reply`.
     void regenerate(MessageId reply);
+    // Adds `text` as an alternative to user message `message` and asks for a reply to it (queued
+    // while the model loads); refused while a reply is streaming.
+    void editAndResend(MessageId message, const QString& text);
+    // Shows the alternative `step` places from `message` among its siblings (-1: the older one).
+    void switchAlternative(MessageId message, int step);
+    // The alternatives of `message` (itself included), oldest first.
+    std::vector<MessageId> alternatives(MessageId message) const;
     void stop();
     void deleteMessage(MessageId id);
     bool isGenerating() const { return m_genId != 0; }
@@ -69,6 +78,7 @@ private:
     std::vector<std::pair<ConversationId, MessageId>> m_waiting;
     quint64 m_genId = 0;               // the running generation, 0 when idle
     MessageId m_reply = 0;             // its streaming reply
+    bool m_replyDeleted = false;       // the user deleted it mid-stream
     QTimer m_flushTimer;               // writes a stalled stream's pending text
 };
 

@@ -1,11 +1,15 @@
 #include "chat_view.h"
 
+#include <algorithm>
+
 #include <QHBoxLayout>
 #include <QKeyEvent>
 #include <QLabel>
+#include <QMessageBox>
 #include <QPushButton>
 #include <QScrollArea>
 #include <QScrollBar>
+#include <QShortcut>
 #include <QTimer>
 #include <QVBoxLayout>
 
@@ -60,14 +64,25 @@ ChatView::ChatView(ChatController* controller, QWidget* parent) : QWidget(parent
     auto* buttons = new QVBoxLayout;
     m_send = new QPushButton(tr("Send"), this);
     m_send->setObjectName(QStringLiteral("sendButton"));
+    m_send->setToolTip(tr("Send (Enter or Ctrl+Enter; Shift+Enter for a new line)"));
     m_stop = new QPushButton(tr("Stop"), this);
     m_stop->setObjectName(QStringLiteral("stopButton"));
+    m_stop->setToolTip(tr("Stop the reply (Esc)"));
     m_stop->setEnabled(false);
     buttons->addWidget(m_send);
     buttons->addWidget(m_stop);
     bottom->addLayout(buttons);
     layout->addLayout(bottom);
 
+    // Window-wide, so they work wherever the focus is (the list, a message, the buttons).
+    m_sendShortcut = new QShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return), this, this, &ChatView::send,
+                                   Qt::WindowShortcut);
+    m_sendShortcut->setObjectName(QStringLiteral("sendShortcut"));
+    m_sendKeypadShortcut = new QShortcut(QKeySequence(Qt::CTRL | Qt::Key_Enter), this, this, &ChatView::send,
+                                         Qt::WindowShortcut);
+    m_stopShortcut = new QShortcut(QKeySequence(Qt::Key_Escape), this, m_controller, &ChatController::stop,
+                                   Qt::WindowShortcut);
+    m_stopShortcut->setObjectName(QStringLiteral("stopShortcut"));
     connect(m_input, &ChatInput::sendRequested, this, &ChatView::send);
     connect(m_send, &QPushButton::clicked, this, &ChatView::send);
     connect(m_stop, &QPushButton::clicked, m_controller, &ChatController::stop);
@@ -90,6 +105,7 @@ void ChatView::reload()
 {
     for (auto& [id, widget] : m_widgets) widget->deleteLater();
     m_widgets.clear();
+    m_order.clear();
     const auto current = m_controller->currentConversation();
     m_settings->setEnabled(current.has_value());
     if (!current) {
@@ -105,10 +121,14 @@ void ChatView::reload()
     for (const Message& message : conversation->messages) {
         if (message.role == MessageRole::System) continue;
         auto* widget = new MessageWidget(message, m_list);
+        widget->setBusy(m_controller->isGenerating());
         connect(widget, &MessageWidget::regenerateRequested, m_controller, &ChatController::regenerate);
-        connect(widget, &MessageWidget::deleteRequested, m_controller, &ChatController::deleteMessage);
+        connect(widget, &MessageWidget::deleteRequested, this, &ChatView::deleteMessage);
+        connect(widget, &MessageWidget::editSubmitted, m_controller, &ChatController::editAndResend);
+        connect(widget, &MessageWidget::alternativeRequested, m_controller, &ChatController::switchAlternative);
         m_listLayout->insertWidget(m_listLayout->count() - 1, widget);
         m_widgets[message.id] = widget;
+        m_order.push_back(message.id);
     }
     scrollToEnd();
 }
@@ -124,6 +144,21 @@ QList<MessageWidget*> ChatView::messageWidgets() const
     QList<MessageWidget*> widgets;
     for (const auto& [id, widget] : m_widgets) widgets << widget;
     return widgets;
+}
+
+void ChatView::deleteMessage(MessageId id)
+{
+    const auto at = std::find(m_order.begin(), m_order.end(), id);
+    const auto later = at == m_order.end() ? 0 : std::distance(at, m_order.end()) - 1;
+    if (later > 0) {
+        const auto answer = QMessageBox::question(
+            this, tr("Delete messages"),
+            tr("Delete this message and the %n message(s) after it? Alternatives branching off after it go too.", "",
+               static_cast<int>(later)),
+            QMessageBox::Yes | QMessageBox::No, QMessageBox::No);
+        if (answer != QMessageBox::Yes) return;
+    }
+    m_controller->deleteMessage(id);
 }
 
 void ChatView::editSettings()
@@ -146,7 +181,9 @@ void ChatView::onDelta(MessageId reply, const QString& text)
 
 void ChatView::onGeneratingChanged()
 {
-    m_stop->setEnabled(m_controller->isGenerating());
+    const bool generating = m_controller->isGenerating();
+    m_stop->setEnabled(generating);
+    for (auto& [id, widget] : m_widgets) widget->setBusy(generating);
 }
 
 void ChatView::scrollToEnd()

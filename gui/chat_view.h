@@ -1,16 +1,20 @@
 // The conversation pane: one MessageWidget per message of the active branch in a scroll area,
-// a streaming reply updated in place, and the input box (Enter sends, Shift+Enter adds a line)
-// that works while the model loads. All actions go through the ChatController.
+// a streaming reply updated in place, and the input box (Enter or Ctrl+Enter sends, Shift+Enter
+// adds a line) that works while the model loads; Esc stops a running reply from anywhere in the
+// window. All actions go through the ChatController; deleting a message that has later messages
+// asks first.
 #pragma once
 
 #include <QPlainTextEdit>
 #include <QWidget>
 
 #include <map>
+#include <vector>
 
 #include "store/conversation_store.h"
 
 class QPushButton;
+class QShortcut;
 class QScrollArea;
 class QVBoxLayout;
 class QLabel;
@@ -45,6 +49,8 @@ public:
     ChatInput* input() const { return m_input; }
     MessageWidget* messageWidget(MessageId id) const;
     QList<MessageWidget*> messageWidgets() const;
+    // Deletes message `id`, asking first when messages after it would go too.
+    void deleteMessage(MessageId id);
 
 private:
     void send();
@@ -62,7 +68,11 @@ private:
     QPushButton* m_send = nullptr;
     QPushButton* m_stop = nullptr;
     QPushButton* m_settings = nullptr;
+    QShortcut* m_sendShortcut = nullptr;
+    QShortcut* m_sendKeypadShortcut = nullptr;
+    QShortcut* m_stopShortcut = nullptr;
     std::map<MessageId, MessageWidget*> m_widgets;
+    std::vector<MessageId> m_order;  // the active branch as shown, root first
 };
 
 }  // namespace hearth::gui

@@ -1,92 +1,194 @@
 #include "conversation_settings_dialog.h"
 
+#include <QComboBox>
 #include <QDialogButtonBox>
-#include <QDoubleSpinBox>
 #include <QFormLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QLocale>
 #include <QPlainTextEdit>
-#include <QSpinBox>
+#include <QPushButton>
 #include <QVBoxLayout>
+
+#include "sampling_presets.h"
 
 namespace hearth::gui {
 
 namespace {
 
-// The minimum of each box stands for "unset" and shows "default".
-QDoubleSpinBox* doubleBox(QWidget* parent, double unset, double max, double step, std::optional<double> value)
-{
-    auto* box = new QDoubleSpinBox(parent);
-    box->setRange(unset, max);
-    box->setSingleStep(step);
-    box->setDecimals(2);
-    box->setSpecialValueText(QObject::tr("default"));
-    box->setValue(value.value_or(unset));
-    return box;
-}
+QString fieldText(std::optional<double> value) { return value ? QString::number(*value, 'g', 6) : QString(); }
+QString fieldText(std::optional<std::int64_t> value) { return value ? QString::number(*value) : QString(); }
 
-QSpinBox* intBox(QWidget* parent, int unset, int max, std::optional<std::int64_t> value)
+// Either the C locale's "0.7" or the user's own ("0,7") is accepted.
+std::optional<double> toDouble(const QString& text)
 {
-    auto* box = new QSpinBox(parent);
-    box->setRange(unset, max);
-    box->setSpecialValueText(QObject::tr("default"));
-    box->setValue(value ? static_cast<int>(*value) : unset);
-    return box;
-}
-
-std::optional<double> read(const QDoubleSpinBox* box)
-{
-    return box->value() == box->minimum() ? std::nullopt : std::optional<double>(box->value());
-}
-
-std::optional<std::int64_t> read(const QSpinBox* box)
-{
-    return box->value() == box->minimum() ? std::nullopt : std::optional<std::int64_t>(box->value());
+    bool ok = false;
+    double value = text.toDouble(&ok);
+    if (!ok) value = QLocale().toDouble(text, &ok);
+    return ok ? std::optional<double>(value) : std::nullopt;
 }
 
 }  // namespace
 
 ConversationSettingsDialog::ConversationSettingsDialog(const ConversationInfo& info, QWidget* parent)
-    : QDialog(parent), m_info(info)
+    : QDialog(parent), m_info(info), m_presetName(QString::fromStdString(info.sampling.presetName))
 {
     setWindowTitle(tr("Conversation settings"));
     auto* layout = new QVBoxLayout(this);
-    auto* form = new QFormLayout;
+    m_form = new QFormLayout;
     m_systemPrompt = new QPlainTextEdit(QString::fromStdString(info.systemPrompt), this);
     m_systemPrompt->setObjectName(QStringLiteral("systemPrompt"));
-    const SamplingSettings& s = info.sampling;
-    // Unset sits one step below the smallest valid value.
-    m_temperature = doubleBox(this, -0.01, 5.0, 0.05, s.temperature);
-    m_topP = doubleBox(this, 0.0, 1.0, 0.05, s.topP);
-    m_topK = intBox(this, -1, 1000, s.topK);
-    m_minP = doubleBox(this, -0.01, 0.99, 0.01, s.minP);
-    m_maxTokens = intBox(this, 0, 1 << 20, s.maxTokens);
-    m_seed = intBox(this, -1, 2147483647, s.seed);
-    m_repetitionPenalty = doubleBox(this, 0.0, 3.0, 0.05, s.repetitionPenalty);
-    form->addRow(tr("System prompt"), m_systemPrompt);
-    form->addRow(tr("Temperature"), m_temperature);
-    form->addRow(tr("Top-p"), m_topP);
-    form->addRow(tr("Top-k"), m_topK);
-    form->addRow(tr("Min-p"), m_minP);
-    form->addRow(tr("Max tokens"), m_maxTokens);
-    form->addRow(tr("Seed"), m_seed);
-    form->addRow(tr("Repetition penalty"), m_repetitionPenalty);
-    layout->addLayout(form);
-    auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this);
-    connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
-    connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
-    layout->addWidget(buttons);
+    m_systemPrompt->setPlaceholderText(tr("e.g. You are a concise assistant. Answer in English."));
+    m_form->addRow(tr("System prompt"), m_systemPrompt);
+
+    m_preset = new QComboBox(this);
+    m_preset->setObjectName(QStringLiteral("samplingPreset"));
+    for (const SamplingPreset& preset : samplingPresets()) {
+        m_preset->addItem(preset.label, preset.key);
+        m_preset->setItemData(m_preset->count() - 1, preset.tooltip, Qt::ToolTipRole);
+    }
+    m_preset->addItem(tr("Custom"), QString::fromLatin1(kCustomPresetKey));
+    m_preset->setItemData(m_preset->count() - 1, tr("Your own values"), Qt::ToolTipRole);
+    m_form->addRow(tr("Preset"), m_preset);
+
+    m_temperature = addField(QStringLiteral("temperature"), tr("Temperature"),
+                             tr("0 is greedy (always the likeliest token); higher is more varied. 0 to 5."));
+    m_topP = addField(QStringLiteral("topP"), tr("Top-p"), tr("Sample from the smallest set of tokens whose "
+                                                              "probabilities add up to this. Greater than 0, at most 1."));
+    m_topK = addField(QStringLiteral("topK"), tr("Top-k"), tr("Sample from the k likeliest tokens; 0 turns it off."));
+    m_minP = addField(QStringLiteral("minP"), tr("Min-p"),
+                      tr("Drop tokens less likely than this fraction of the likeliest one. 0 to below 1."));
+    m_maxTokens = addField(QStringLiteral("maxTokens"), tr("Max tokens"), tr("The longest reply, in tokens (default 1024)."));
+    m_seed = addField(QStringLiteral("seed"), tr("Seed"), tr("The same seed and prompt give the same reply; empty is random."));
+    m_repetitionPenalty = addField(QStringLiteral("repetitionPenalty"), tr("Repetition penalty"),
+                                   tr("Above 1 discourages repeating tokens already in the text; 1 turns it off."));
+    layout->addLayout(m_form);
+
+    m_message = new QLabel(this);
+    m_message->setObjectName(QStringLiteral("validationMessage"));
+    m_message->setStyleSheet(QStringLiteral("color: #c0392b;"));
+    m_message->setWordWrap(true);
+    m_message->setVisible(false);
+    layout->addWidget(m_message);
+
+    m_buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this);
+    connect(m_buttons, &QDialogButtonBox::accepted, this, &ConversationSettingsDialog::accept);
+    connect(m_buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
+    layout->addWidget(m_buttons);
+
+    showSettings(info.sampling);
+    int shown = m_preset->findData(QString::fromLatin1(kCustomPresetKey));
+    if (auto preset = findSamplingPreset(QString::fromStdString(info.sampling.presetName));
+        preset && matchesSamplingPreset(*preset, info.sampling))
+        shown = m_preset->findData(preset->key);
+    m_preset->setCurrentIndex(shown);
+    connect(m_preset, &QComboBox::activated, this, [this](int index) { choosePreset(m_preset->itemData(index).toString()); });
+    validate();
+}
+
+QLineEdit* ConversationSettingsDialog::addField(const QString& name, const QString& label, const QString& tooltip)
+{
+    auto* field = new QLineEdit(this);
+    field->setObjectName(name);
+    field->setPlaceholderText(tr("default"));
+    field->setToolTip(tooltip);
+    field->setClearButtonEnabled(true);
+    connect(field, &QLineEdit::textChanged, this, &ConversationSettingsDialog::onFieldEdited);
+    m_form->addRow(label, field);
+    return field;
+}
+
+void ConversationSettingsDialog::showSettings(const SamplingSettings& s)
+{
+    m_filling = true;
+    m_temperature->setText(fieldText(s.temperature));
+    m_topP->setText(fieldText(s.topP));
+    m_topK->setText(fieldText(s.topK));
+    m_minP->setText(fieldText(s.minP));
+    m_maxTokens->setText(fieldText(s.maxTokens));
+    m_seed->setText(fieldText(s.seed));
+    m_repetitionPenalty->setText(fieldText(s.repetitionPenalty));
+    m_filling = false;
+}
+
+bool ConversationSettingsDialog::choosePreset(const QString& key)
+{
+    const int index = m_preset->findData(key);
+    if (index < 0) return false;
+    m_preset->setCurrentIndex(index);
+    if (auto preset = findSamplingPreset(key)) showSettings(applySamplingPreset(*preset, parse().settings));
+    m_presetName = key;
+    validate();
+    return true;
+}
+
+QString ConversationSettingsDialog::presetKey() const { return m_preset->currentData().toString(); }
+
+void ConversationSettingsDialog::onFieldEdited()
+{
+    if (m_filling) return;
+    // Seed and length are not part of a preset: changing them keeps the preset.
+    auto* field = qobject_cast<QLineEdit*>(sender());
+    if (field != m_maxTokens && field != m_seed) {
+        const int custom = m_preset->findData(QString::fromLatin1(kCustomPresetKey));
+        if (m_preset->currentIndex() != custom) m_preset->setCurrentIndex(custom);
+        m_presetName = QString::fromLatin1(kCustomPresetKey);
+    }
+    validate();
+}
+
+ConversationSettingsDialog::Parsed ConversationSettingsDialog::parse() const
+{
+    Parsed out;
+    auto readDouble = [&](const QLineEdit* field, const QString& label, std::optional<double>& into) {
+        const QString text = field->text().trimmed();
+        if (text.isEmpty()) return;
+        into = toDouble(text);
+        if (!into) out.problems << tr("%1: \"%2\" is not a number.").arg(label, text);
+    };
+    auto readInt = [&](const QLineEdit* field, const QString& label, std::optional<std::int64_t>& into) {
+        const QString text = field->text().trimmed();
+        if (text.isEmpty()) return;
+        bool ok = false;
+        const qlonglong value = text.toLongLong(&ok);
+        if (ok) into = value;
+        else out.problems << tr("%1: \"%2\" is not a whole number.").arg(label, text);
+    };
+    SamplingSettings& s = out.settings;
+    readDouble(m_temperature, tr("Temperature"), s.temperature);
+    readDouble(m_topP, tr("Top-p"), s.topP);
+    readInt(m_topK, tr("Top-k"), s.topK);
+    readDouble(m_minP, tr("Min-p"), s.minP);
+    readInt(m_maxTokens, tr("Max tokens"), s.maxTokens);
+    readInt(m_seed, tr("Seed"), s.seed);
+    readDouble(m_repetitionPenalty, tr("Repetition penalty"), s.repetitionPenalty);
+    out.problems << samplingProblems(s);
+    s.presetName = m_presetName.toStdString();
+    return out;
+}
+
+QStringList ConversationSettingsDialog::problems() const { return parse().problems; }
+
+void ConversationSettingsDialog::validate()
+{
+    const QStringList found = problems();
+    m_message->setText(found.join(QLatin1Char('\n')));
+    m_message->setVisible(!found.isEmpty());
+    m_buttons->button(QDialogButtonBox::Ok)->setEnabled(found.isEmpty());
+}
+
+void ConversationSettingsDialog::accept()
+{
+    validate();
+    if (!problems().isEmpty()) return;
+    QDialog::accept();
 }
 
 ConversationInfo ConversationSettingsDialog::edited() const
 {
     ConversationInfo info = m_info;
     info.systemPrompt = m_systemPrompt->toPlainText().toStdString();
-    info.sampling.temperature = read(m_temperature);
-    info.sampling.topP = read(m_topP);
-    info.sampling.topK = read(m_topK);
-    info.sampling.minP = read(m_minP);
-    info.sampling.maxTokens = read(m_maxTokens);
-    info.sampling.seed = read(m_seed);
-    info.sampling.repetitionPenalty = read(m_repetitionPenalty);
+    info.sampling = parse().settings;
     return info;
 }
 

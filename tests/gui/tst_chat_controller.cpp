@@ -1,7 +1,6 @@
 // The chat against a scripted fake engine and a real SQLite store in a temporary folder: a
 // message sent while loading waits and is sent when ready, the reply is persisted with its stats
 // (checked by reopening the file), regenerate adds an alternative, and the view shows it all.
-#include <QDoubleSpinBox>
 #include <QElapsedTimer>
 #include <QPlainTextEdit>
 #include <QLabel>
@@ -243,9 +242,9 @@ private slots:
         QCOMPARE(dialog.edited().sampling, info.sampling);
         auto* prompt = dialog.findChild<QPlainTextEdit*>(QStringLiteral("systemPrompt"));
         prompt->setPlainText(QStringLiteral("Answer in French."));
-        const QList<QDoubleSpinBox*> doubles = dialog.findChildren<QDoubleSpinBox*>();
-        QCOMPARE(doubles.size(), 4);
-        doubles[0]->setValue(doubles[0]->minimum());  // temperature back to the default
+        auto* temperature = dialog.findChild<QLineEdit*>(QStringLiteral("temperature"));
+        QCOMPARE(temperature->text(), QStringLiteral("0.7"));
+        temperature->clear();  // back to the default
         const ConversationInfo edited = dialog.edited();
         QCOMPARE(edited.systemPrompt, std::string("Answer in French."));
         QVERIFY(!edited.sampling.temperature);

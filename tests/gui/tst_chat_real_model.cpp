@@ -1,9 +1,13 @@
 // hearth-test-labels: model
 // The chat on the real Engine (CPU backend) and the synthetic reference model: load through the
 // EngineController, render the prompt with the model's own template and tokenizer, and see the
-// reply in the view and in the store.
+// reply in the view and in the store; then edit-and-resend and regenerate through the view's
+// buttons and switch back to the first branch with ‹.
+#include <QLabel>
+#include <QPushButton>
 #include <QSignalSpy>
 #include <QTemporaryDir>
+#include <QToolButton>
 #include <QtTest>
 
 #include "chat_controller.h"
@@ -61,6 +65,40 @@ private slots:
         QVERIFY(reply->stats.promptTokens.value_or(0) > 1);
         QTRY_COMPARE(view.messageWidgets().size(), 2);
         QCOMPARE(view.messageWidgets().at(1)->text(), QString::fromStdString(reply->content));
+
+        // Edit the question in place and send it again: a new branch with its own reply.
+        const std::string firstReply = reply->content;
+        MessageWidget* user = view.messageWidgets().at(0);
+        QTest::mouseClick(user->findChild<QPushButton*>(QStringLiteral("editMessage")), Qt::LeftButton);
+        auto* editor = user->findChild<MessageEditor*>(QStringLiteral("messageEditor"));
+        editor->selectAll();
+        QTest::keyClicks(editor, QStringLiteral("Tell me about the sea"));
+        finished.clear();
+        QTest::mouseClick(user->findChild<QPushButton*>(QStringLiteral("saveEdit")), Qt::LeftButton);
+        QVERIFY2(finished.wait(120000), errors.isEmpty() ? "no reply" : qPrintable(errors.first().at(0).toString()));
+        auto edited = store->message(finished.first().at(0).value<MessageId>());
+        QCOMPARE(edited->state, MessageState::Complete);
+        QVERIFY(edited->stats.generatedTokens.value_or(0) > 0);
+        QTRY_COMPARE(view.messageWidgets().size(), 2);
+        QCOMPARE(view.messageWidgets().at(0)->text(), QStringLiteral("Tell me about the sea"));
+        QCOMPARE(view.messageWidgets().at(1)->text(), QString::fromStdString(edited->content));
+        // The new prompt is longer than the old ("Hello" vs a five-word question).
+        QVERIFY(edited->stats.promptTokens.value_or(0) > reply->stats.promptTokens.value_or(0));
+
+        // Regenerate the new reply: a second alternative under the edited question.
+        finished.clear();
+        QTest::mouseClick(view.messageWidgets().at(1)->findChild<QPushButton*>(QStringLiteral("regenerateMessage")),
+                          Qt::LeftButton);
+        QVERIFY(finished.wait(120000));
+        QTRY_COMPARE(view.messageWidgets().at(1)->findChild<QLabel*>(QStringLiteral("alternativeIndex"))->text(),
+                     QStringLiteral("2/2"));
+
+        // ‹ on the question goes back to "Hello" and the first reply, word for word.
+        QTest::mouseClick(view.messageWidgets().at(0)->findChild<QToolButton*>(QStringLiteral("previousAlternative")),
+                          Qt::LeftButton);
+        QTRY_COMPARE(view.messageWidgets().at(0)->text(), QStringLiteral("Hello"));
+        QCOMPARE(view.messageWidgets().at(1)->text(), QString::fromStdString(firstReply));
+        QVERIFY(errors.isEmpty());
     }
 };
 
