@@ -14,28 +14,12 @@ namespace hearth {
 namespace {
 
 constexpr std::size_t kTensorAlignment = 64;  // a cache line: SIMD loads never split one
-// Tensors this large start on a 2 MiB boundary and ask for transparent huge pages: filling a
-// 1 GB model with 4 KiB pages costs a quarter of a million page faults, and the matmuls that
-// read them later miss the TLB less.
+// The arena starts on a 2 MiB boundary and asks for transparent huge pages: filling a 1 GB model
+// with 4 KiB pages costs a quarter of a million page faults, and the matmuls that read the
+// weights later miss the TLB less.
 constexpr std::size_t kHugePageBytes = 2u << 20;
 
 std::size_t roundUp(std::size_t n, std::size_t a) { return (n + a - 1) / a * a; }
-
-std::size_t blockBytes(std::uint64_t nBytes)
-{
-    return roundUp(static_cast<std::size_t>(std::max<std::uint64_t>(nBytes, 1)), kTensorAlignment);
-}
-
-void* allocateTensor(std::uint64_t nBytes)
-{
-    const std::size_t size = blockBytes(nBytes);
-    const std::size_t alignment = size >= kHugePageBytes ? kHugePageBytes : kTensorAlignment;
-    // glibc takes sizes that are not a multiple of the alignment (C17 dropped that rule).
-    void* p = std::aligned_alloc(alignment, size);
-    if (p && alignment == kHugePageBytes)
-        (void)::madvise(p, size, MADV_HUGEPAGE);  // advice: without it the pages are merely small
-    return p;
-}
 
 }  // namespace
 
@@ -85,16 +69,45 @@ Status HostSink::allocateDestinations(const LoadPlan& plan)
     // A file without tensors starts where the next one does, so its range is empty.
     for (std::size_t f = plan.files.size(); f-- > 0;)
         m_fileFirst[f] = std::min(m_fileFirst[f], m_fileFirst[f + 1]);
+    // One arena for every tensor, each at a 64-byte aligned offset: one allocation to free, and
+    // huge pages throughout (tensors below 2 MiB would never get them on their own).
+    std::vector<std::size_t> offsets;
+    std::size_t arenaBytes = 0;
     for (const PlannedTensor& t : plan.tensors) {
-        const std::size_t size = blockBytes(t.nBytes);
-        auto* p = static_cast<std::uint8_t*>(allocateTensor(t.nBytes));
-        if (!p) {
-            abort();
-            return makeError(ErrorCode::OutOfMemory, "load: cannot allocate " + std::to_string(size) +
-                                                         " bytes of host memory for tensor '" + t.name + "'");
+        offsets.push_back(arenaBytes);
+        arenaBytes = roundUp(arenaBytes + static_cast<std::size_t>(t.nBytes), kTensorAlignment);
+    }
+    arenaBytes = std::max(arenaBytes, kTensorAlignment);
+    const std::size_t alignment = arenaBytes >= kHugePageBytes ? kHugePageBytes : kTensorAlignment;
+    // glibc takes sizes that are not a multiple of the alignment (C17 dropped that rule).
+    auto* arena = static_cast<std::uint8_t*>(std::aligned_alloc(alignment, arenaBytes));
+    if (!arena) {
+        abort();
+        return makeError(ErrorCode::OutOfMemory, "load: cannot allocate " + std::to_string(arenaBytes) +
+                                                     " bytes of host memory for the weights");
+    }
+    if (alignment == kHugePageBytes)
+        (void)::madvise(arena, arenaBytes, MADV_HUGEPAGE);  // advice: without it the pages are merely small
+    // Fresh memory is zeroed by the kernel at first touch, which costs more than the copy
+    // itself; a helper thread faults the arena in from the front while the readers wait on the
+    // disk, so consume() mostly finds its pages ready. MADV_POPULATE_WRITE (Linux 5.14) keeps
+    // what consume() already wrote; on older kernels the helper simply stops.
+    m_stopPrefault = false;
+    m_prefault = std::thread([this, arena, arenaBytes] {
+        for (std::size_t off = 0; off < arenaBytes && !m_stopPrefault.load(std::memory_order_relaxed); off += kHugePageBytes) {
+            const std::size_t n = std::min(kHugePageBytes, arenaBytes - off);
+            const auto begin = reinterpret_cast<std::uintptr_t>(arena + off) & ~std::uintptr_t(4095);
+            const std::size_t len = reinterpret_cast<std::uintptr_t>(arena + off + n) - begin;
+            if (::madvise(reinterpret_cast<void*>(begin), len, MADV_POPULATE_WRITE) != 0)
+                return;
         }
-        m_set->m_blocks.push_back(p);
-        m_liveBytes += size;
+    });
+    m_set->m_blocks.push_back(arena);
+    m_set->m_bytes = arenaBytes;
+    m_liveBytes += arenaBytes;
+    for (std::size_t i = 0; i < plan.tensors.size(); ++i) {
+        const PlannedTensor& t = plan.tensors[i];
+        std::uint8_t* p = arena + offsets[i];
         m_destinations.push_back(Destination{&t, p});
         HostTensor h;
         h.data = p;
@@ -147,29 +160,37 @@ Status HostSink::waitReusable(int) { return Status::ok(); }  // consume() copied
 
 Status HostSink::finish()
 {
+    stopPrefault();
     freeStaging();
     return Status::ok();
 }
 
 void HostSink::abort()
 {
+    stopPrefault();
     freeStaging();
     m_destinations.clear();
     if (m_set) {
-        for (const auto& [name, t] : m_set->m_tensors)
-            m_liveBytes -= blockBytes(t.nBytes);
+        m_liveBytes -= m_set->m_bytes;
         m_set.reset();
     }
 }
 
 std::shared_ptr<const HostTensorSet> HostSink::takeTensors()
 {
+    stopPrefault();
     m_destinations.clear();
     if (!m_set)
         return nullptr;
-    for (const auto& [name, t] : m_set->m_tensors)
-        m_liveBytes -= blockBytes(t.nBytes);
+    m_liveBytes -= m_set->m_bytes;
     return std::shared_ptr<const HostTensorSet>(m_set.release());
+}
+
+void HostSink::stopPrefault()
+{
+    m_stopPrefault = true;
+    if (m_prefault.joinable())
+        m_prefault.join();
 }
 
 void HostSink::freeStaging()

@@ -1,5 +1,5 @@
-// The LoadSink of the CPU backend: tensors land in owned, 64-byte aligned host memory (one
-// block per tensor), converted between fp16 and bf16 in place as the plan asks. Staging buffers
+// The LoadSink of the CPU backend: tensors land in owned host memory (one arena, each tensor
+// 64-byte aligned), converted between fp16 and bf16 in place as the plan asks. Staging buffers
 // are plain aligned host memory; nothing is asynchronous, so waitReusable returns at once.
 #pragma once
 
@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "load/load_sink.h"
@@ -38,6 +39,7 @@ private:
     HostTensorSet() = default;
     std::map<std::string, HostTensor> m_tensors;
     std::vector<void*> m_blocks;
+    std::uint64_t m_bytes = 0;  // allocated for the tensors
 };
 
 class HostSink final : public LoadSink {
@@ -65,6 +67,7 @@ private:
         std::uint8_t* data = nullptr;
     };
     void freeStaging();
+    void stopPrefault();
 
     const LoadPlan* m_plan = nullptr;
     std::vector<std::uint8_t*> m_staging;
@@ -73,6 +76,8 @@ private:
     std::vector<std::size_t> m_fileFirst;          // index of each file's first destination; one extra at the end
     std::unique_ptr<HostTensorSet> m_set;          // owns the destination blocks until takeTensors
     std::atomic<std::uint64_t> m_liveBytes{0};
+    std::thread m_prefault;                 // faults the arena in ahead of consume()
+    std::atomic<bool> m_stopPrefault{false};
     std::uint64_t m_convertNs = 0;
 };
 
