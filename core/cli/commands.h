@@ -14,6 +14,7 @@ void registerLibraryCommands(CLI::App& app, int& exitCode);  // list, inspect
 void registerTokenizeCommands(CLI::App& app, int& exitCode);  // tokenize, render-chat
 void registerScoreCommand(CLI::App& app, int& exitCode);  // score
 void registerBenchCpuCommand(CLI::App& app, int& exitCode);  // bench-cpu
+void registerBenchCommand(CLI::App& app, int& exitCode);  // bench (--load)
 void registerTokenizeBenchCommand(CLI::App& app, int& exitCode);  // bench-tokenize
 void registerServeCommand(CLI::App& app, int& exitCode);  // serve
 void registerGenerateCommands(CLI::App& app, int& exitCode);  // run, chat

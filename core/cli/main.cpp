@@ -23,6 +23,7 @@ int main(int argc, char** argv)
     hearth::cli::registerTokenizeCommands(app, exitCode);
     hearth::cli::registerScoreCommand(app, exitCode);
     hearth::cli::registerBenchCpuCommand(app, exitCode);
+    hearth::cli::registerBenchCommand(app, exitCode);
     hearth::cli::registerTokenizeBenchCommand(app, exitCode);
     hearth::cli::registerServeCommand(app, exitCode);
     hearth::cli::registerGenerateCommands(app, exitCode);
