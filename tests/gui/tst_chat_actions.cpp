@@ -7,6 +7,7 @@
 #include <QElapsedTimer>
 #include <QFile>
 #include <QGuiApplication>
+#include <QInputDialog>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QLabel>
@@ -326,6 +327,48 @@ private slots:
         qInfo("%d deltas over 1.5 s, %d renders", deltas, renders);
         QVERIFY2(renders <= 1500 / 33 + 1, qPrintable(QString::number(renders)));
         QVERIFY2(renders < deltas / 2, qPrintable(QStringLiteral("%1 of %2").arg(renders).arg(deltas)));
+    }
+
+    void conversationListRenameAndDeleteThroughDialogs()
+    {
+        ChatFixture f;
+        const ConversationId a = *f.store->createConversation({.title = "first"});
+        const ConversationId b = *f.store->createConversation({.title = "second"});
+        ConversationList list;
+        list.setStore(f.store.get());
+        list.show();
+        list.select(a);
+
+        hearth::test::ModalResponder<QInputDialog> rename([](QInputDialog* dialog) {
+            QCOMPARE(dialog->textValue(), QStringLiteral("first"));
+            dialog->setTextValue(QStringLiteral("renamed"));
+            dialog->accept();
+        });
+        QTest::mouseClick(list.findChild<QPushButton*>(QStringLiteral("renameConversation")), Qt::LeftButton);
+        QVERIFY(rename.seen());
+        QCOMPARE(QString::fromStdString(f.store->conversationInfo(a)->title), QStringLiteral("renamed"));
+
+        {
+            MessageBoxResponder no(QMessageBox::No);
+            QTest::mouseClick(list.findChild<QPushButton*>(QStringLiteral("deleteConversation")), Qt::LeftButton);
+            QVERIFY(no.seen());
+        }
+        QVERIFY(f.store->conversationInfo(a));
+        {
+            MessageBoxResponder yes(QMessageBox::Yes);
+            QTest::mouseClick(list.findChild<QPushButton*>(QStringLiteral("deleteConversation")), Qt::LeftButton);
+            QVERIFY(yes.seen());
+        }
+        QVERIFY(!f.store->conversationInfo(a));
+        QVERIFY(f.store->conversationInfo(b));
+        QCOMPARE(list.list()->count(), 1);
+
+        // "New chat" leaves no conversation current, so Delete cannot hit the old one.
+        list.select(b);
+        QSignalSpy newRequested(&list, &ConversationList::newRequested);
+        QTest::mouseClick(list.findChild<QPushButton*>(QStringLiteral("newConversation")), Qt::LeftButton);
+        QCOMPARE(newRequested.count(), 1);
+        QVERIFY(!list.selected());
     }
 
     void exportAndImportFromTheList()
