@@ -15,6 +15,10 @@ class QSpinBox;
 
 namespace hearth::gui {
 
+// The context a load uses when none was chosen: the library's default estimate context
+// (ModelEntry::estimate), so that a model the library says fits is loaded at that size.
+inline constexpr std::int64_t kDefaultLoadContext = 8192;
+
 // "auto" (as stored), "fp16", "bf16": the values kept under settings::kLoadDtype.
 QString dtypeKey(WeightDType dtype);
 WeightDType dtypeFromKey(const QString& key);

@@ -117,6 +117,8 @@ LoadPanel::LoadPanel(EngineController* engine, QWidget* parent) : QFrame(parent)
     connect(m_engine, &EngineController::ready, this, &LoadPanel::onReady);
     connect(m_engine, &EngineController::loadFailed, this, &LoadPanel::onFailed);
     connect(m_engine, &EngineController::loadCancelled, this, &LoadPanel::onCancelled);
+    // Unloading while a load runs ends that load.
+    connect(m_engine, &EngineController::unloaded, this, &LoadPanel::onCancelled);
     setVisible(false);
 }
 

@@ -104,17 +104,20 @@ MainWindow::MainWindow(LibraryScanOptions libraryOptions, QWidget* parent, std::
     connect(m_library, &LibraryPanel::deleteRefused, this,
             [this](const QString& reason) { statusBar()->showMessage(reason, 10000); });
     connect(m_engine, &EngineController::loadProgress, this, &MainWindow::showLoadProgress);
+    // A loading model counts as loaded for the library: its files must not be deleted under the reader.
     connect(m_engine, &EngineController::loadStarted, this, [this](const QString& path) {
         m_loadLabel->setText(tr("Loading %1…").arg(path));
-        m_library->setLoadedModelPath(QString());
+        m_library->setLoadedModelPath(path);
     });
     connect(m_engine, &EngineController::ready, this, [this](const QString& backend) {
         m_loadLabel->setText(tr("Ready: %1 (%2)").arg(m_engine->modelPath(), backend));
         m_library->setLoadedModelPath(m_engine->modelPath());
         rememberLoadedModel();
     });
-    connect(m_engine, &EngineController::loadFailed, this,
-            [this](const QString& reason) { m_loadLabel->setText(tr("Load failed: %1").arg(reason)); });
+    connect(m_engine, &EngineController::loadFailed, this, [this](const QString& reason) {
+        m_loadLabel->setText(tr("Load failed: %1").arg(reason));
+        m_library->setLoadedModelPath(QString());
+    });
     connect(m_engine, &EngineController::unloaded, this, [this] {
         m_loadLabel->setText(tr("No model loaded"));
         m_library->setLoadedModelPath(QString());
@@ -330,7 +333,9 @@ void MainWindow::loadModel(const QString& path)
     const QSettings settings;
     LoadOptions options;
     options.weightDtype = dtypeFromKey(settings.value(settings::kLoadDtype).toString());
+    // The engine caps this at the model's max positions, as the library's estimate does.
     options.contextLength = settings.value(settings::kLoadContext, 0).toLongLong();
+    if (options.contextLength <= 0) options.contextLength = kDefaultLoadContext;
     options.backend = settings.value(settings::kGpuIndex, 0).toInt() < 0 ? BackendChoice::Cpu : BackendChoice::Auto;
     loadModel(path, options);
 }

@@ -172,6 +172,21 @@ private slots:
         QVERIFY(!panel.findChild<QPushButton*>(QStringLiteral("loadCancel"))->isVisible());
     }
 
+    void unloadDuringLoadEndsIt()
+    {
+        auto engine = std::make_shared<test::FakeEngine>(false);
+        EngineController controller(engine);
+        LoadPanel panel(&controller);
+        panel.show();
+        controller.load(QStringLiteral("/models/fake-model"));
+        QSignalSpy unloaded(&controller, &EngineController::unloaded);
+        controller.unload();
+        QCOMPARE(unloaded.count(), 1);
+        QCOMPARE(engine->state().kind, EngineStateKind::Empty);
+        QCOMPARE(panel.phase(), LoadPanel::Phase::Cancelled);
+        QVERIFY(!controller.isLoading());
+    }
+
     void failureShowsReasonAndRetries()
     {
         auto engine = std::make_shared<test::FakeEngine>(false);
