@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -131,6 +132,7 @@ Result<PipelineRun> pipelineRead(const std::string& dir)
 
 struct ChildRun {
     double seconds = 0.0;
+    double cpuS = 0.0;     // user + system CPU of the child: on a loaded machine, wall time lies
     nlohmann::json ready;  // the child's line: breakdown and its own view of the load
 };
 
@@ -178,14 +180,17 @@ Result<ChildRun> startToReady(const std::string& dir)
     }
     (void)::close(fds[0]);
     int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    struct rusage usage {};
+    while (::wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
     }
+    const double cpuS = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                        static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
     if (!line)
         return makeError(ErrorCode::Internal, "bench: the child load printed no result (exit status " +
                                                   std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + ")");
     if (!line->value("ready", false))
         return makeError(ErrorCode::Internal, "bench: the child load failed: " + line->value("error", std::string("?")));
-    return ChildRun{seconds, std::move(*line)};
+    return ChildRun{seconds, cpuS, std::move(*line)};
 }
 
 nlohmann::json breakdownJson(const std::vector<LoadStageTime>& stages)
@@ -260,7 +265,7 @@ Status runLoadBench(const BenchArgs& a)
     for (const PlannedFile& f : plan.files)
         fileBytes += f.identity.sizeBytes;
     const double bytes = static_cast<double>(fileBytes);
-    std::vector<double> rawCold, rawWarm, pipeCold, pipeWarm, startCold, startWarm;
+    std::vector<double> rawCold, rawWarm, pipeCold, pipeWarm, startCold, startWarm, childCpuCold, childCpuWarm;
     std::string dropMethod, readModeCold, readModeWarm;
     int nReaders = 0;
     nlohmann::json breakdownCold, breakdownWarm;
@@ -284,6 +289,8 @@ Status runLoadBench(const BenchArgs& a)
             pipeCold.push_back(p.seconds);
             readModeCold = p.readMode;
         }
+        // A cold pipeline run reads directly, past the page cache: warm the cache first.
+        HEARTH_TRY_STATUS(rawSequentialRead(plan).status());
         HEARTH_TRY_ASSIGN(PipelineRun p, pipelineRead(a.model));
         pipeWarm.push_back(p.seconds);
         readModeWarm = p.readMode;
@@ -292,10 +299,13 @@ Status runLoadBench(const BenchArgs& a)
             HEARTH_TRY_STATUS(drop());
             HEARTH_TRY_ASSIGN(ChildRun c, startToReady(a.model));
             startCold.push_back(c.seconds);
+            childCpuCold.push_back(c.cpuS);
             breakdownCold = c.ready["breakdown"];
         }
+        HEARTH_TRY_STATUS(rawSequentialRead(plan).status());
         HEARTH_TRY_ASSIGN(ChildRun c, startToReady(a.model));
         startWarm.push_back(c.seconds);
+        childCpuWarm.push_back(c.cpuS);
         breakdownWarm = c.ready["breakdown"];
     }
     nlohmann::json j = {
@@ -309,7 +319,8 @@ Status runLoadBench(const BenchArgs& a)
         {"rawSequentialRead", {{"threads", 1}, {"cold", series(rawCold, bytes)}, {"warm", series(rawWarm, bytes)}}},
         {"pipelineRead", {{"readers", nReaders}, {"readModeCold", a.dropCaches ? nlohmann::json(readModeCold) : nlohmann::json(nullptr)},
                           {"readModeWarm", readModeWarm}, {"cold", series(pipeCold, bytes)}, {"warm", series(pipeWarm, bytes)}}},
-        {"startToReady", {{"cold", series(startCold, bytes)}, {"warm", series(startWarm, bytes)}}},
+        {"startToReady", {{"cold", series(startCold, bytes)}, {"warm", series(startWarm, bytes)},
+                          {"childCpuS", {{"cold", childCpuCold}, {"warm", childCpuWarm}}}}},
         {"breakdown", {{"cold", breakdownCold.is_null() ? nlohmann::json(nullptr) : breakdownCold}, {"warm", breakdownWarm}}},
         {"hostToDeviceGBps", nullptr},
         {"hostToDeviceNote", "n/a (CPU backend)"},
@@ -328,6 +339,7 @@ Status runLoadBench(const BenchArgs& a)
     std::printf("  %-34s %-28s %s\n", pipeLabel.c_str(), cell(j["pipelineRead"]["cold"]).c_str(), cell(j["pipelineRead"]["warm"]).c_str());
     std::printf("  %-34s %-28s %s\n", "process start to ready", cell(j["startToReady"]["cold"]).c_str(),
                 cell(j["startToReady"]["warm"]).c_str());
+    std::printf("  %-34s %-28.3f %.3f\n", "  CPU time of that process (s)", median(childCpuCold), median(childCpuWarm));
     std::printf("\n  read mode: cold %s, warm %s\n", a.dropCaches ? readModeCold.c_str() : "-", readModeWarm.c_str());
     if (!breakdownCold.is_null())
         std::printf("  breakdown, cold start: %s\n", stagesText(breakdownCold).c_str());
