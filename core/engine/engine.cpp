@@ -8,7 +8,7 @@
 #include <mutex>
 #include <thread>
 
-#include "engine/backend_probe.h"
+#include "engine/backend_factory.h"
 #include "engine/lora.h"
 #include "engine/model_loader.h"
 #include "engine/request_handle.h"
@@ -135,14 +135,8 @@ void EngineImpl::runLoad(std::string path)
             m_options.onLoadProgress(progress);
     };
     Result<LoadedModel> loaded = loadModelForEngine(params);
-    // Outside the engine lock: in a CUDA build the probe initialises the driver.
-    std::string why = "the CPU backend was chosen";
-    if (loaded && m_options.backend == BackendChoice::Auto) {
-        const BackendReport report = probeBackends();
-        why = report.backend == "cuda"
-                  ? "a CUDA device was found, but this build's engine has no CUDA backend yet; running on the CPU"
-                  : "running on the CPU: " + report.reason;
-    }
+    // Why this backend (the loader chose it, falling back to the CPU with the CUDA failure).
+    const std::string why = loaded ? loaded.value().backendReason : std::string();
     std::optional<LoadProgress> ready;
     if (loaded)
         ready = loaded.value().finalProgress;
@@ -369,10 +363,13 @@ EngineStats EngineImpl::stats() const
 
 Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options)
 {
-    if (options.backend == BackendChoice::Cuda)
-        return makeError(ErrorCode::Unavailable,
-                         "the CUDA backend is not available in this build of the engine yet; choose the CPU backend "
-                         "(--backend cpu or auto)");
+    if (options.backend == BackendChoice::Cuda) {
+        // Outside any engine lock: in a CUDA build this initialises the driver.
+        const std::string why = cudaUnavailableReason();
+        if (!why.empty())
+            return makeError(ErrorCode::Unavailable, "the CUDA backend cannot run: " + why +
+                                                         "; choose the CPU backend (--backend cpu or auto)");
+    }
     if (options.maxQueuedRequests < 0 || options.maxBatchSequences <= 0 || options.prefillChunkTokens <= 0 ||
         options.contextLength < 0 || options.nThreads < 0)
         return makeError(ErrorCode::InvalidArgument, "engine options: queue size, batch size, prefill chunk, context "

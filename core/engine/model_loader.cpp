@@ -4,7 +4,7 @@
 #include <chrono>
 #include <future>
 
-#include "engine/cpu/cpu_backend.h"
+#include "engine/backend_factory.h"
 #include "load/host_sink.h"
 #include "load/loader.h"
 #include "util/system_memory.h"
@@ -143,14 +143,15 @@ Result<LoadedModel> loadModelForEngine(const ModelLoadParams& params)
     if (params.onProgress)
         params.onProgress(warming);
     const Clock::time_point warmStart = Clock::now();
-    CpuBackendOptions cpu;
-    cpu.kvBudgetBytes = params.options.kvBudgetBytes > 0 ? params.options.kvBudgetBytes
-                                                         : defaultKvBudget(config, params.options);
-    cpu.nThreads = params.options.nThreads;
-    HEARTH_TRY_ASSIGN(std::unique_ptr<CpuBackend> backend, CpuBackend::create(out.weights, cpu));
-    if (cancelled(params))
-        return cancelledError(params.path);
-    HEARTH_TRY_STATUS(warmUp(*backend));
+    BackendRequest request;
+    request.weights = out.weights;
+    request.options = params.options;
+    request.cpuKvBudgetBytes = params.options.kvBudgetBytes > 0 ? params.options.kvBudgetBytes
+                                                                : defaultKvBudget(config, params.options);
+    request.warmUp = warmUp;
+    HEARTH_TRY_ASSIGN(CreatedBackend created, createBackend(request));
+    std::unique_ptr<Backend> backend = std::move(created.backend);
+    out.backendReason = std::move(created.reason);
     if (cancelled(params))
         return cancelledError(params.path);
     breakdown.push_back(LoadStageTime{kLoadStageWarmingUp, msBetween(warmStart, Clock::now()), false});

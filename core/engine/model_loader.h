@@ -22,6 +22,7 @@ struct LoadedModel {
     std::int64_t contextLength = 0;  // what requests may use: options, model and KV pool combined
     LoadProgress finalProgress;      // stage "ready", every byte done, the whole breakdown
     std::string readMode;            // how the weight files were read: "direct", "buffered", "mixed"
+    std::string backendReason;       // why this backend (EngineState.reason once ready)
 };
 
 struct ModelLoadParams {

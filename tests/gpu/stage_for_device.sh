@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Packs the GPU test executables of a CUDA build folder, the shared libraries they need that the
-# GPU machine lacks (Qt, ICU, ...; see bundle-libs.sh) and run_on_device.sh into one compressed
-# tarball, small enough to travel with the working tree (the tree and what is carried share a
-# 64 MiB limit; ICU's data alone is 30 MB uncompressed).
+# Packs the GPU test executables (tst_gpu_*, tst_cuda_*) of a CUDA build folder, the shared
+# libraries they need that the GPU machine lacks (Qt, ICU, ...; see bundle-libs.sh) and
+# run_on_device.sh into one compressed tarball, small enough to travel with the working tree (the
+# tree and what is carried share a 64 MiB limit; ICU's data alone is 30 MB uncompressed).
 # Usage: tests/gpu/stage_for_device.sh [BUILD_DIR] [TARBALL]
 #   defaults: build/kern and device-carry/gpu-tests.tar.xz (device-carry/ is git-ignored).
 set -euo pipefail
@@ -11,9 +11,9 @@ root=$(cd "$here/../.." && pwd)
 build=${1:-$root/build/kern}
 tarball=${2:-$root/device-carry/gpu-tests.tar.xz}
 shopt -s nullglob
-tests=("$build"/bin/tst_gpu_*)
+tests=("$build"/bin/tst_gpu_* "$build"/bin/tst_cuda_*)
 if [ ${#tests[@]} -eq 0 ]; then
-  echo "no tst_gpu_* executables in $build/bin: configure with -DHEARTH_CUDA=ON and build them first" >&2
+  echo "no tst_gpu_*/tst_cuda_* executables in $build/bin: configure with -DHEARTH_CUDA=ON and build them first" >&2
   exit 1
 fi
 stage=$(mktemp -d)

@@ -1,0 +1,458 @@
+// The CUDA backend's step: validate the plan (plan_check), pack every per-step array (token ids,
+// positions, KV slots, block tables, LoRA tables, rows to project) into one host->device copy,
+// run the layers as kernels on one stream, project only the rows the plan asks for, copy the
+// fp32 logits back in one device->host copy and synchronise once, at the end.
+//
+// Rows: the step's tokens are reordered so that every multi-token sequence (prefill chunks) comes
+// first, in plan order, and every single-token sequence (decode) after them, so each attention
+// kernel sees one contiguous block of rows; logits rows are gathered back in plan order. A
+// multi-token sequence is split into runs of consecutive positions, each run one query group of
+// the prefill kernel (the kernel assumes a group's queries sit at the end of its context).
+//
+// TODO(#5): CUDA graphs per batch-size bucket for decode-only steps (the step already has fixed
+// shapes per bucket apart from maxContext and the packed upload's size).
+#include "engine/cuda/cuda_backend.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "engine/cuda/cuda_state.h"
+#include "engine/lora.h"
+#include "engine/plan_check.h"
+
+namespace hearth {
+
+using cuda::alignUp;
+using cuda::formatBytes;
+using kernels::ElemType;
+
+namespace {
+
+constexpr std::size_t kGemmWorkspaceBytes = std::size_t{32} << 20;
+
+cudaStream_t asStream(kernels::StreamHandle s) { return static_cast<cudaStream_t>(s); }
+
+// Host-side assembly of the step's one upload: arrays appended at 16-byte aligned offsets.
+class Packer {
+public:
+    template <typename T>
+    std::size_t put(const T* data, std::size_t n)
+    {
+        const std::size_t offset = alignUp(m_bytes.size(), 16);
+        m_bytes.resize(offset + n * sizeof(T));
+        if (n)
+            std::memcpy(m_bytes.data() + offset, data, n * sizeof(T));
+        return offset;
+    }
+    template <typename T>
+    std::size_t put(const std::vector<T>& v)
+    {
+        return put(v.data(), v.size());
+    }
+    const std::vector<std::uint8_t>& bytes() const { return m_bytes; }
+
+private:
+    std::vector<std::uint8_t> m_bytes;
+};
+
+ElemType resolveType(const ModelWeights& w, CudaComputeType want)
+{
+    if (want == CudaComputeType::F16)
+        return ElemType::F16;
+    if (want == CudaComputeType::BF16)
+        return ElemType::BF16;
+    // The embedding's dtype speaks for the checkpoint; fp32 runs as bf16 for its range.
+    return w.embedding().dtype == DType::F16 ? ElemType::F16 : ElemType::BF16;
+}
+
+}  // namespace
+
+CudaBackend::State::~State()
+{
+    // Nothing may still run on buffers about to be freed; errors here have no one to go to.
+    if (stream) {
+        cudaStreamSynchronize(asStream(stream));
+        kernels::destroyStream(stream);
+    }
+}
+
+Status CudaBackend::State::reserveRows(const CudaDims& d, std::int64_t rows)
+{
+    if (rows <= rowCapacity)
+        return Status::ok();
+    const std::int64_t cap = std::max(rows, rowCapacity + rowCapacity / 2);
+    HEARTH_TRY_STATUS(activations.reserve(d.activationBytes(cap), "activations"));
+    auto* p = activations.as<std::uint8_t>();
+    void** slots[] = {&residual, &xn, &qkv, &attn, &tmp, &gateUp, &act};
+    const std::int64_t widths[] = {d.hidden, d.hidden, d.qkvDim, d.qDim, d.hidden, 2 * d.inter, d.inter};
+    for (std::size_t i = 0; i < 7; ++i) {
+        *slots[i] = p;
+        p += alignUp(static_cast<std::size_t>(cap * widths[i]) * 2, 256);
+    }
+    rowCapacity = cap;
+    return Status::ok();
+}
+
+CudaBackend::CudaBackend() : m(std::make_unique<State>()) {}
+CudaBackend::~CudaBackend() = default;
+
+Result<std::unique_ptr<CudaBackend>> CudaBackend::create(std::shared_ptr<const ModelWeights> weights,
+                                                         const CudaBackendOptions& options)
+{
+    if (!weights)
+        return makeError(ErrorCode::InvalidArgument, "CUDA backend: no weights");
+    const ModelConfig& c = weights->config();
+    if (c.headDim != 64 && c.headDim != 80 && c.headDim != 96 && c.headDim != 128)
+        return makeError(ErrorCode::Unsupported, "CUDA backend: head_dim " + std::to_string(c.headDim) +
+                                                     " is not supported by the attention kernels (64, 80, 96 or 128)");
+    if (options.pageTokens < 1 || options.workspaceTokens < 1 || options.logitsRows < 1)
+        return makeError(ErrorCode::InvalidArgument, "CUDA backend: page size, workspace tokens and logits rows must be positive");
+
+    int nDevices = 0;
+    const cudaError_t counted = cudaGetDeviceCount(&nDevices);
+    if (counted != cudaSuccess || nDevices == 0) {
+        cudaGetLastError();
+        return makeError(ErrorCode::Unavailable, std::string("CUDA backend: no usable CUDA device (") +
+                                                     (counted != cudaSuccess ? cudaGetErrorString(counted) : "none found") + ")");
+    }
+    if (options.device < 0 || options.device >= nDevices)
+        return makeError(ErrorCode::InvalidArgument, "CUDA backend: device " + std::to_string(options.device) +
+                                                         " does not exist (" + std::to_string(nDevices) + " found)");
+    std::unique_ptr<CudaBackend> b(new CudaBackend());
+    State& s = *b->m;
+    s.device = options.device;
+    HEARTH_CUDA_TRY(cudaSetDevice(s.device));
+    cudaDeviceProp prop{};
+    HEARTH_CUDA_TRY(cudaGetDeviceProperties(&prop, s.device));
+    s.deviceName = prop.name;
+
+    // The memory plan: weights, workspace, a reserve for the driver, cuBLAS and fragmentation,
+    // and KV pages from what is left.
+    const CudaDims d(c);
+    const ElemType type = resolveType(*weights, options.compute);
+    s.weightBytes = cuda::deviceWeightBytes(*weights);
+    const std::size_t workspaceBytes =
+        d.activationBytes(options.workspaceTokens) + kGemmWorkspaceBytes +
+        static_cast<std::size_t>(options.logitsRows * d.vocab) * sizeof(float) +
+        kernels::decodeAttentionWorkspaceBytes(options.logitsRows, c.nHeads, c.headDim,
+                                               std::max<std::int64_t>(c.maxPositions, 4096));
+    std::size_t freeBytes = 0, totalBytes = 0;
+    HEARTH_CUDA_TRY(cudaMemGetInfo(&freeBytes, &totalBytes));
+    const std::uint64_t reserveBytes = std::max<std::uint64_t>(1ull << 30, totalBytes / 10);
+    const KvLayout layout = KvLayout::forModel(c, 2, options.pageTokens);
+    const std::uint64_t fixedBytes = s.weightBytes + workspaceBytes;
+    const std::uint64_t minimum = fixedBytes + static_cast<std::uint64_t>(layout.bytesPerPage()) + reserveBytes;
+    if (minimum > freeBytes)
+        return makeError(ErrorCode::OutOfMemory,
+                         "CUDA backend: the model needs " + formatBytes(minimum) + " on " + s.deviceName + " (weights " +
+                             formatBytes(s.weightBytes) + ", workspace " + formatBytes(workspaceBytes) +
+                             ", a reserve of " + formatBytes(reserveBytes) + " and at least one KV page), but only " +
+                             formatBytes(freeBytes) + " of " + formatBytes(totalBytes) + " is free");
+    std::uint64_t kvBytes = freeBytes - fixedBytes - reserveBytes;
+    if (options.kvBudgetBytes > 0)
+        kvBytes = std::min<std::uint64_t>(kvBytes, options.kvBudgetBytes);
+    HEARTH_TRY_ASSIGN(b->m_pool, KvPagePool::create(layout, kvBytes));
+    s.kvBytes = static_cast<std::uint64_t>(b->m_pool.nPages()) * static_cast<std::uint64_t>(layout.bytesPerPage());
+
+    HEARTH_KERNEL_CALL(kernels::createStream(&s.stream));
+    HEARTH_KERNEL_CALL(kernels::GemmContext::create(&s.gemm, kGemmWorkspaceBytes));
+    s.rope = computeRopeFrequencies(c, 0);
+    HEARTH_TRY_STATUS(cuda::uploadWeights(*weights, type, s.rope.invFreq, s.weights));
+    HEARTH_TRY_STATUS(s.kv.reserve(s.kvBytes, "the KV cache"));
+    // Zeroed once: the attention kernels may load (and mask) slots past a context's end, and
+    // never-written memory could hold NaN patterns that a masked 0 * NaN would spread.
+    HEARTH_CUDA_TRY(cudaMemset(s.kv.data(), 0, s.kv.bytes()));
+    HEARTH_TRY_STATUS(s.reserveRows(d, options.workspaceTokens));
+    HEARTH_TRY_STATUS(s.logits.reserve(static_cast<std::size_t>(options.logitsRows * d.vocab) * sizeof(float), "logits"));
+    HEARTH_TRY_STATUS(s.logitsHost.reserve(static_cast<std::size_t>(options.logitsRows * d.vocab) * sizeof(float), "logits"));
+    HEARTH_CUDA_TRY(cudaDeviceSynchronize());
+    b->m_weights = std::move(weights);
+    return b;
+}
+
+std::string CudaBackend::describe() const
+{
+    return m->deviceName + ", " + (m->weights.type == ElemType::F16 ? "fp16" : "bf16") + " weights (" +
+           formatBytes(m->weightBytes) + "), KV " + formatBytes(m->kvBytes) + " (" + std::to_string(m_pool.nPages()) +
+           " pages)";
+}
+
+Result<ForwardResult> CudaBackend::forward(const BatchPlan& plan)
+{
+    HEARTH_TRY_STATUS(checkBatchPlan(plan, *m_weights, m_pool));
+    Result<ForwardResult> out = runStep(plan);
+    if (!out)
+        cudaStreamSynchronize(asStream(m->stream));  // let nothing of a failed step run on into the next
+    return out;
+}
+
+Status CudaBackend::buildStep(const BatchPlan& plan, Step& step)
+{
+    State& s = *m;
+    const ModelConfig& c = config();
+    const CudaDims d(c);
+    const std::int64_t pageTokens = m_pool.layout().pageTokens;
+    const std::size_t nLayers = m_weights->layers().size();
+    const std::size_t nSeqs = plan.sequences.size();
+
+    // Row order: prefill sequences first, then decode sequences, each group in plan order.
+    std::vector<std::size_t> order;
+    for (int pass = 0; pass < 2; ++pass)
+        for (std::size_t i = 0; i < nSeqs; ++i)
+            if ((plan.sequences[i].tokenIds.size() > 1) == (pass == 0))
+                order.push_back(i);
+    std::vector<std::int64_t> rowOf(nSeqs);  // first row of each plan sequence
+    std::vector<std::int32_t> tokenIds, positions, slots, queryStart{0}, prefillContext, decodeContext;
+    std::vector<const BlockTable*> prefillTable, decodeTable;
+    const auto pagesFor = [pageTokens](std::int64_t ctx) { return (ctx + pageTokens - 1) / pageTokens; };
+    for (std::size_t i : order) {
+        const SequenceStep& seq = plan.sequences[i];
+        const auto row0 = static_cast<std::int64_t>(tokenIds.size());
+        rowOf[i] = row0;
+        const std::vector<std::int32_t>& pages = seq.blockTable->pages();
+        for (std::size_t t = 0; t < seq.tokenIds.size(); ++t) {
+            const std::int32_t pos = seq.positions[t];
+            tokenIds.push_back(seq.tokenIds[t]);
+            positions.push_back(pos);
+            slots.push_back(static_cast<std::int32_t>(pages[static_cast<std::size_t>(pos / pageTokens)] * pageTokens +
+                                                      pos % pageTokens));
+        }
+        if (seq.tokenIds.size() == 1) {
+            decodeContext.push_back(seq.positions[0] + 1);
+            decodeTable.push_back(seq.blockTable);
+            step.maxContextDecode = std::max<std::int64_t>(step.maxContextDecode, seq.positions[0] + 1);
+            step.maxPagesDecode = std::max(step.maxPagesDecode, pagesFor(seq.positions[0] + 1));
+            continue;
+        }
+        // One query group per run of consecutive positions.
+        std::size_t runStart = 0;
+        for (std::size_t t = 1; t <= seq.positions.size(); ++t) {
+            if (t < seq.positions.size() && seq.positions[t] == seq.positions[t - 1] + 1)
+                continue;
+            const std::int32_t ctx = seq.positions[t - 1] + 1;
+            queryStart.push_back(static_cast<std::int32_t>(row0 + static_cast<std::int64_t>(t)));
+            prefillContext.push_back(ctx);
+            prefillTable.push_back(seq.blockTable);
+            step.maxQueryLen = std::max<std::int64_t>(step.maxQueryLen, static_cast<std::int64_t>(t - runStart));
+            step.maxPagesPrefill = std::max(step.maxPagesPrefill, pagesFor(ctx));
+            runStart = t;
+        }
+        step.nPrefillRows = static_cast<std::int64_t>(tokenIds.size());
+    }
+    step.nRows = static_cast<std::int64_t>(tokenIds.size());
+    step.nGroups = static_cast<std::int64_t>(prefillContext.size());
+    step.nDecode = static_cast<std::int64_t>(decodeContext.size());
+    const auto tableRows = [](const std::vector<const BlockTable*>& tables, std::int64_t width) {
+        std::vector<std::int32_t> out(tables.size() * static_cast<std::size_t>(width), 0);
+        for (std::size_t i = 0; i < tables.size(); ++i) {
+            const std::vector<std::int32_t>& pages = tables[i]->pages();
+            const std::size_t n = std::min(pages.size(), static_cast<std::size_t>(width));
+            std::copy_n(pages.begin(), n, out.begin() + static_cast<std::ptrdiff_t>(i * static_cast<std::size_t>(width)));
+        }
+        return out;
+    };
+
+    // Rows to project, in plan order (as the CPU backend returns them).
+    std::vector<std::int32_t> gather;
+    step.firstRow.assign(1, 0);
+    for (std::size_t i = 0; i < nSeqs; ++i) {
+        const SequenceStep& seq = plan.sequences[i];
+        const auto n = static_cast<std::int64_t>(seq.tokenIds.size());
+        const std::int64_t from = seq.logits == LogitsRows::All ? 0 : seq.logits == LogitsRows::Last ? n - 1 : n;
+        for (std::int64_t t = from; t < n; ++t)
+            gather.push_back(static_cast<std::int32_t>(rowOf[i] + t));
+        step.firstRow.push_back(step.firstRow.back() + (n - from));
+    }
+    step.nOut = static_cast<std::int64_t>(gather.size());
+
+    // LoRA slots: one per distinct (adapter, scale) of the step.
+    std::vector<std::pair<const LoraAdapter*, float>> slotKeys;
+    std::vector<const cuda::DeviceAdapter*> slotAdapters;
+    std::vector<std::int32_t> adapterIndex;
+    s.loras.beginStep();
+    for (std::size_t i : order) {
+        const SequenceStep& seq = plan.sequences[i];
+        std::int32_t slot = -1;
+        if (seq.adapter) {
+            const std::pair<const LoraAdapter*, float> key{seq.adapter, seq.adapterScale};
+            const auto it = std::find(slotKeys.begin(), slotKeys.end(), key);
+            slot = static_cast<std::int32_t>(it - slotKeys.begin());
+            if (it == slotKeys.end()) {
+                HEARTH_TRY_ASSIGN(const cuda::DeviceAdapter* device, s.loras.get(*seq.adapter, nLayers, s.weights.type));
+                slotKeys.push_back(key);
+                slotAdapters.push_back(device);
+            }
+        }
+        adapterIndex.insert(adapterIndex.end(), seq.tokenIds.size(), slot);
+    }
+    step.nSlots = static_cast<std::int64_t>(slotKeys.size());
+
+    Packer pack;
+    const std::size_t offTokens = pack.put(tokenIds), offPositions = pack.put(positions), offSlots = pack.put(slots);
+    const std::size_t offQueryStart = pack.put(queryStart), offPrefillContext = pack.put(prefillContext);
+    const std::size_t offPrefillTables = pack.put(tableRows(prefillTable, step.maxPagesPrefill));
+    const std::size_t offDecodeContext = pack.put(decodeContext);
+    const std::size_t offDecodeTables = pack.put(tableRows(decodeTable, step.maxPagesDecode));
+    const std::size_t offGather = pack.put(gather);
+
+    // RoPE: the fixed table, or per sequence for dynamic NTK (which depends on the sequence's length).
+    std::vector<std::pair<std::size_t, Step::RopeCall>> ropeOffsets;
+    if (c.ropeScaling.type == RopeScalingType::Dynamic) {
+        for (std::size_t i : order) {
+            const SequenceStep& seq = plan.sequences[i];
+            const RopeFrequencies f = computeRopeFrequencies(c, seq.positions.back() + 1);
+            ropeOffsets.push_back({pack.put(f.invFreq), {rowOf[i], static_cast<std::int64_t>(seq.tokenIds.size()), nullptr,
+                                                         f.attentionScale}});
+        }
+    }
+
+    std::size_t offAdapterIndex = 0, offA = 0, offB = 0, offRanks = 0, offScales = 0;
+    step.loraMaxRank.assign(nLayers * kLinearKindCount, 0);
+    if (step.nSlots > 0) {
+        const std::size_t n = nLayers * kLinearKindCount * static_cast<std::size_t>(step.nSlots);
+        std::vector<const void*> a(n, nullptr), b(n, nullptr);
+        std::vector<std::int32_t> ranks(n, 0);
+        std::vector<float> scales;
+        for (std::size_t slot = 0; slot < slotKeys.size(); ++slot)
+            scales.push_back(slotKeys[slot].first->scale() * slotKeys[slot].second);
+        for (std::size_t l = 0; l < nLayers; ++l)
+            for (std::size_t k = 0; k < static_cast<std::size_t>(kLinearKindCount); ++k)
+                for (std::size_t slot = 0; slot < slotKeys.size(); ++slot) {
+                    const cuda::DeviceLoraPair& pair = slotAdapters[slot]->layers[l][k];
+                    const std::size_t at = (l * kLinearKindCount + k) * slotKeys.size() + slot;
+                    a[at] = pair.a;
+                    b[at] = pair.b;
+                    ranks[at] = pair.rank;
+                    std::int32_t& most = step.loraMaxRank[l * kLinearKindCount + k];
+                    most = std::max(most, pair.rank);
+                }
+        offAdapterIndex = pack.put(adapterIndex);
+        offA = pack.put(a);
+        offB = pack.put(b);
+        offRanks = pack.put(ranks);
+        offScales = pack.put(scales);
+    }
+
+    // Every buffer sized before the first launch (the previous step has finished, so growing is safe).
+    const std::size_t nBytes = pack.bytes().size();
+    HEARTH_TRY_STATUS(s.stepHost.reserve(nBytes, "the step's upload"));
+    HEARTH_TRY_STATUS(s.stepData.reserve(nBytes, "the step's upload"));
+    HEARTH_TRY_STATUS(s.reserveRows(d, step.nRows));
+    const std::size_t logitsBytes = static_cast<std::size_t>(step.nOut * d.vocab) * sizeof(float);
+    HEARTH_TRY_STATUS(s.logits.reserve(logitsBytes, "logits"));
+    HEARTH_TRY_STATUS(s.logitsHost.reserve(logitsBytes, "logits"));
+    HEARTH_TRY_STATUS(s.decodeWork.reserve(kernels::decodeAttentionWorkspaceBytes(step.nDecode, c.nHeads, c.headDim,
+                                                                                    step.maxContextDecode),
+                                           "decode attention scratch"));
+    if (step.nSlots > 0)
+        HEARTH_TRY_STATUS(s.loraShrunk.reserve(static_cast<std::size_t>(step.nRows * kernels::kLoraMaxRank) * sizeof(float),
+                                               "LoRA scratch"));
+
+    std::memcpy(s.stepHost.data(), pack.bytes().data(), nBytes);
+    HEARTH_CUDA_TRY(cudaMemcpyAsync(s.stepData.data(), s.stepHost.data(), nBytes, cudaMemcpyHostToDevice, asStream(s.stream)));
+    const auto i32 = [&](std::size_t off) { return s.stepData.as<const std::int32_t>(off); };
+    step.tokenIds = i32(offTokens);
+    step.positions = i32(offPositions);
+    step.slotMapping = i32(offSlots);
+    step.queryStart = i32(offQueryStart);
+    step.prefillContext = i32(offPrefillContext);
+    step.prefillTables = i32(offPrefillTables);
+    step.decodeContext = i32(offDecodeContext);
+    step.decodeTables = i32(offDecodeTables);
+    step.gatherRows = i32(offGather);
+    if (ropeOffsets.empty()) {
+        step.rope.push_back({0, step.nRows, s.weights.ropeInvFreq, s.rope.attentionScale});
+    } else {
+        for (auto& [offset, call] : ropeOffsets) {
+            call.invFreq = s.stepData.as<const float>(offset);
+            step.rope.push_back(call);
+        }
+    }
+    if (step.nSlots > 0) {
+        step.adapterIndex = i32(offAdapterIndex);
+        step.loraA = s.stepData.as<const void* const>(offA);
+        step.loraB = s.stepData.as<const void* const>(offB);
+        step.loraRanks = i32(offRanks);
+        step.loraScales = s.stepData.as<const float>(offScales);
+    }
+    return Status::ok();
+}
+
+Result<ForwardResult> CudaBackend::runStep(const BatchPlan& plan)
+{
+    State& s = *m;
+    const ModelConfig& c = config();
+    const CudaDims d(c);
+    ForwardResult out;
+    out.vocabSize = c.vocabSize;
+    if (plan.sequences.empty()) {
+        out.firstRow.push_back(0);
+        return out;
+    }
+    // The scheduler's thread may not be the one that created the backend.
+    HEARTH_CUDA_TRY(cudaSetDevice(s.device));
+    Step step;
+    HEARTH_TRY_STATUS(buildStep(plan, step));
+    const ElemType type = s.weights.type;
+
+    kernels::EmbeddingArgs embed;
+    embed.ids = step.tokenIds;
+    embed.table = s.weights.embedding;
+    embed.out = s.residual;
+    embed.nTokens = step.nRows;
+    embed.vocab = d.vocab;
+    embed.hidden = d.hidden;
+    embed.type = type;
+    HEARTH_KERNEL_CALL(kernels::embeddingGather(embed, s.stream));
+    for (std::size_t layer = 0; layer < m_weights->layers().size(); ++layer)
+        HEARTH_TRY_STATUS(runLayer(step, layer));
+
+    // The last MLP output joins the residual under the final norm; only the asked-for rows are
+    // gathered (the embedding gather over the normed rows) and projected to the vocabulary.
+    kernels::RmsNormArgs norm;
+    norm.x = s.tmp;
+    norm.residual = s.residual;
+    norm.weight = s.weights.finalNorm;
+    norm.out = s.xn;
+    norm.nTokens = step.nRows;
+    norm.n = d.hidden;
+    norm.eps = static_cast<float>(c.rmsNormEps);
+    norm.type = type;
+    HEARTH_KERNEL_CALL(kernels::fusedAddRmsNorm(norm, s.stream));
+    const std::size_t logitsBytes = static_cast<std::size_t>(step.nOut * d.vocab) * sizeof(float);
+    if (step.nOut > 0) {
+        kernels::EmbeddingArgs pick;
+        pick.ids = step.gatherRows;
+        pick.table = s.xn;
+        pick.out = s.tmp;
+        pick.nTokens = step.nOut;
+        pick.vocab = step.nRows;
+        pick.hidden = d.hidden;
+        pick.type = type;
+        HEARTH_KERNEL_CALL(kernels::embeddingGather(pick, s.stream));
+        kernels::GemmArgs head;
+        head.x = s.tmp;
+        head.w = s.weights.lmHead;
+        head.y = s.logits.data();
+        head.m = step.nOut;
+        head.n = d.vocab;
+        head.k = d.hidden;
+        head.inType = type;
+        head.outType = ElemType::F32;
+        HEARTH_KERNEL_CALL(s.gemm->gemm(head, s.stream));
+        HEARTH_CUDA_TRY(cudaMemcpyAsync(s.logitsHost.data(), s.logits.data(), logitsBytes, cudaMemcpyDeviceToHost,
+                                        asStream(s.stream)));
+    }
+    // The step's one synchronisation; it also reports any fault a kernel raised on the way.
+    HEARTH_CUDA_TRY(cudaStreamSynchronize(asStream(s.stream)));
+    out.logits.resize(static_cast<std::size_t>(step.nOut * d.vocab));
+    if (logitsBytes)
+        std::memcpy(out.logits.data(), s.logitsHost.data(), logitsBytes);
+    out.firstRow = std::move(step.firstRow);
+    return out;
+}
+
+}  // namespace hearth

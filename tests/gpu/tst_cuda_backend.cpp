@@ -1,0 +1,459 @@
+// hearth-test-labels: model
+// The CUDA backend end to end on the public reference models, in fp16 and in bf16:
+// - against Hugging Face transformers (tests/fixtures/reference-models/golden.json): at every
+//   prompt position the top-10 log-probabilities within 0.05, the top-1 id wherever the reference
+//   margin between top-1 and top-2 exceeds 0.05, and the first 16 greedy tokens identical; with
+//   and without the LoRA adapter (applied unmerged); each prompt as one prefill and token by token;
+// - against the CPU backend (the fp32 reference) on the same BatchPlans: prefill chunks that end
+//   inside a page, decode steps, two sequences in one step, one of them with the adapter;
+// - batch invariance: a sequence's rows alone equal its rows in a mixed prefill/decode batch
+//   (within the same tolerance: small batches use the GEMV kernel, larger ones cuBLAS);
+// - a malformed plan is the CPU backend's InvalidArgument and changes nothing; a model that
+//   cannot fit is OutOfMemory saying what was needed and what was free;
+// - the engine with --backend cuda loads a reference model and generates the golden tokens.
+// Skipped (QSKIP, exit 0) without a CUDA device. The reference models are generated into a
+// temporary folder from the tokenizer fixture; HEARTH_TEST_FIXTURES_DIR overrides the fixture
+// folder compiled in (the GPU machine runs the tests from another checkout path).
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <map>
+#include <numeric>
+
+#include "engine/cpu/cpu_backend.h"
+#include "engine/cuda/cuda_backend.h"
+#include "engine/engine.h"
+#include "engine/lora.h"
+#include "engine/model_weights.h"
+#include "engine/score.h"
+#include "kernels.h"
+#include "model/reference_models.h"
+#include "support/engine_driver.h"
+#include "util/mapped_file.h"
+
+using namespace hearth;
+
+namespace {
+
+constexpr int kGreedyTokens = 16;
+constexpr double kLogprobTolerance = 0.05;
+constexpr double kMargin = 0.05;
+
+std::string fixturesDir()
+{
+    const char* env = std::getenv("HEARTH_TEST_FIXTURES_DIR");
+    return env && *env ? std::string(env) : std::string(HEARTH_FIXTURES_DIR);
+}
+
+struct PromptRun {
+    std::vector<std::vector<float>> logits;  // [nPositions][vocab]
+    std::vector<std::int32_t> greedy;
+};
+
+std::vector<double> logSoftmax(const float* row, std::int64_t n)
+{
+    double m = -INFINITY;
+    for (std::int64_t i = 0; i < n; ++i)
+        m = std::max(m, static_cast<double>(row[i]));
+    double sum = 0.0;
+    for (std::int64_t i = 0; i < n; ++i)
+        sum += std::exp(static_cast<double>(row[i]) - m);
+    const double lse = m + std::log(sum);
+    std::vector<double> out(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i)
+        out[static_cast<std::size_t>(i)] = static_cast<double>(row[i]) - lse;
+    return out;
+}
+
+// Indices of the `k` largest values, largest first (ties by lower index).
+std::vector<std::int32_t> topK(const std::vector<double>& v, std::size_t k)
+{
+    std::vector<std::int32_t> idx(v.size());
+    std::iota(idx.begin(), idx.end(), 0);
+    std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(k), idx.end(), [&](std::int32_t a, std::int32_t b) {
+        return v[static_cast<std::size_t>(a)] > v[static_cast<std::size_t>(b)] ||
+               (v[static_cast<std::size_t>(a)] == v[static_cast<std::size_t>(b)] && a < b);
+    });
+    idx.resize(k);
+    return idx;
+}
+
+// Compares a row with a reference row: the log-probabilities of the reference's top 10 within
+// kLogprobTolerance, and the same top-1 where the reference is decided by more than kMargin.
+// Empty when they agree, else what differs. `worst` collects the largest difference.
+std::string compareRows(const float* got, const float* ref, std::int64_t vocab, double& worst)
+{
+    const std::vector<double> g = logSoftmax(got, vocab);
+    const std::vector<double> r = logSoftmax(ref, vocab);
+    const std::vector<std::int32_t> top = topK(r, 10);
+    for (std::int32_t id : top) {
+        const double diff = std::abs(g[static_cast<std::size_t>(id)] - r[static_cast<std::size_t>(id)]);
+        worst = std::max(worst, diff);
+        if (diff > kLogprobTolerance)
+            return "id " + std::to_string(id) + ": log-prob " + std::to_string(g[static_cast<std::size_t>(id)]) +
+                   ", reference " + std::to_string(r[static_cast<std::size_t>(id)]);
+    }
+    const double margin = r[static_cast<std::size_t>(top[0])] - r[static_cast<std::size_t>(top[1])];
+    const std::int32_t gotTop = argmax(got, vocab);
+    if (margin > kMargin && gotTop != top[0])
+        return "top-1 " + std::to_string(gotTop) + ", reference " + std::to_string(top[0]) + " (margin " +
+               std::to_string(margin) + ")";
+    return {};
+}
+
+// One prompt through Backend::forward (as tst_cpu_forward): every position's logits, then the
+// greedy continuation token by token through the paged cache.
+Result<PromptRun> runPrompt(Backend& backend, const std::vector<std::int32_t>& ids, bool tokenByToken,
+                            const LoraAdapter* adapter)
+{
+    BlockTable table;
+    HEARTH_TRY_STATUS(backend.kvPool().reserve(table, static_cast<std::int64_t>(ids.size()) + kGreedyTokens));
+    const std::int64_t vocab = backend.config().vocabSize;
+    PromptRun run;
+    const auto step = [&](std::vector<std::int32_t> tokens, std::int32_t first, LogitsRows rows) -> Status {
+        SequenceStep s;
+        s.positions.resize(tokens.size());
+        std::iota(s.positions.begin(), s.positions.end(), first);
+        s.tokenIds = std::move(tokens);
+        s.blockTable = &table;
+        s.adapter = adapter;
+        s.logits = rows;
+        BatchPlan plan;
+        plan.sequences.push_back(s);
+        HEARTH_TRY_ASSIGN(ForwardResult out, backend.forward(plan));
+        for (std::int64_t r = 0; r < out.firstRow.back(); ++r)
+            run.logits.emplace_back(out.logits.begin() + r * vocab, out.logits.begin() + (r + 1) * vocab);
+        return Status::ok();
+    };
+    Status s;
+    if (tokenByToken) {
+        for (std::size_t i = 0; i < ids.size() && s.isOk(); ++i)
+            s = step({ids[i]}, static_cast<std::int32_t>(i), LogitsRows::All);
+    } else {
+        s = step(ids, 0, LogitsRows::All);
+    }
+    const std::size_t nPrompt = run.logits.size();
+    for (int g = 0; g < kGreedyTokens && s.isOk(); ++g) {
+        run.greedy.push_back(argmax(run.logits.back().data(), vocab));
+        if (g + 1 < kGreedyTokens)
+            s = step({run.greedy.back()}, static_cast<std::int32_t>(ids.size()) + g, LogitsRows::Last);
+    }
+    backend.kvPool().release(table);
+    if (!s)
+        return s.error();
+    run.logits.resize(nPrompt);
+    return run;
+}
+
+// Two sequences stepped together: A prefills in chunks of `chunkA` (first chunk `firstChunkA`),
+// B decodes one token per step (with `adapterB`), both asking for every row. Rows come back per
+// sequence in position order. Blocks tables are reserved in `backend`'s pool.
+struct PairRun {
+    std::vector<std::vector<float>> a, b;
+};
+
+Result<PairRun> runPair(Backend& backend, const std::vector<std::int32_t>& idsA, const std::vector<std::int32_t>& idsB,
+                        std::size_t firstChunkA, std::size_t chunkA, const LoraAdapter* adapterB)
+{
+    BlockTable ta, tb;
+    HEARTH_TRY_STATUS(backend.kvPool().reserve(ta, static_cast<std::int64_t>(idsA.size())));
+    HEARTH_TRY_STATUS(backend.kvPool().reserve(tb, static_cast<std::int64_t>(idsB.size())));
+    const std::int64_t vocab = backend.config().vocabSize;
+    PairRun run;
+    std::size_t nextA = 0, nextB = 0;
+    Status status;
+    while (status.isOk() && (nextA < idsA.size() || nextB < idsB.size())) {
+        BatchPlan plan;
+        std::vector<std::vector<std::vector<float>>*> owners;
+        const auto add = [&](const std::vector<std::int32_t>& ids, std::size_t& next, std::size_t chunk, const BlockTable& t,
+                             const LoraAdapter* adapter, std::vector<std::vector<float>>& rows) {
+            if (next >= ids.size())
+                return;
+            const std::size_t n = std::min(chunk, ids.size() - next);
+            SequenceStep s;
+            s.tokenIds.assign(ids.begin() + static_cast<std::ptrdiff_t>(next), ids.begin() + static_cast<std::ptrdiff_t>(next + n));
+            s.positions.resize(n);
+            std::iota(s.positions.begin(), s.positions.end(), static_cast<std::int32_t>(next));
+            s.blockTable = &t;
+            s.adapter = adapter;
+            s.logits = LogitsRows::All;
+            plan.sequences.push_back(s);
+            owners.push_back(&rows);
+            next += n;
+        };
+        // B first in the plan: the backend must still return rows in plan order.
+        add(idsB, nextB, 1, tb, adapterB, run.b);
+        add(idsA, nextA, nextA == 0 ? firstChunkA : chunkA, ta, nullptr, run.a);
+        Result<ForwardResult> out = backend.forward(plan);
+        if (!out) {
+            status = out.error();
+            break;
+        }
+        for (std::size_t s = 0; s < plan.sequences.size(); ++s)
+            for (std::int64_t r = out->firstRow[s]; r < out->firstRow[s + 1]; ++r)
+                owners[s]->emplace_back(out->logits.begin() + r * vocab, out->logits.begin() + (r + 1) * vocab);
+    }
+    backend.kvPool().release(ta);
+    backend.kvPool().release(tb);
+    if (!status)
+        return status.error();
+    return run;
+}
+
+CudaBackendOptions cudaOptions(bool bf16)
+{
+    CudaBackendOptions o;
+    o.kvBudgetBytes = 64ull << 20;
+    o.compute = bf16 ? CudaComputeType::BF16 : CudaComputeType::F16;
+    o.workspaceTokens = 64;  // smaller than the longest prompt: the workspace must grow on demand
+    o.logitsRows = 4;
+    return o;
+}
+
+}  // namespace
+
+class TestCudaBackend : public QObject {
+    Q_OBJECT
+
+private:
+    QTemporaryDir m_tmp;
+    std::string m_dir;
+    nlohmann::json m_golden;
+    std::map<std::string, std::shared_ptr<const ModelWeights>> m_weights;
+    std::shared_ptr<const LoraAdapter> m_lora;
+
+    void addTypes()
+    {
+        QTest::addColumn<bool>("bf16");
+    }
+
+private slots:
+    void initTestCase()
+    {
+        const kernels::DeviceQuery q = kernels::queryDevices();
+        if (q.devices.empty())
+            QSKIP(("no CUDA device: " + q.error).c_str());
+        QVERIFY(m_tmp.isValid());
+        m_dir = m_tmp.path().toStdString();
+        const std::string fixtures = fixturesDir();
+        const Status written = writeReferenceModels(m_dir, fixtures + "/tokenizers/qwen3");
+        QVERIFY2(written.isOk(), written.isOk() ? "" : written.error().toString().c_str());
+        auto text = readTextFile(fixtures + "/reference-models/golden.json");
+        QVERIFY2(text.isOk(), text.isOk() ? "" : text.error().toString().c_str());
+        m_golden = nlohmann::json::parse(*text, nullptr, false);
+        QVERIFY(m_golden.is_object());
+        for (const char* name : {kReferenceModelD64, kReferenceModelD128}) {
+            auto w = ModelWeights::load(m_dir + "/" + name);
+            QVERIFY2(w.isOk(), w.isOk() ? "" : w.error().toString().c_str());
+            m_weights[name] = *w;
+        }
+        auto lora = LoraAdapter::load(m_dir + "/" + kReferenceLoraD64, m_weights[kReferenceModelD64]->config());
+        QVERIFY2(lora.isOk(), lora.isOk() ? "" : lora.error().toString().c_str());
+        m_lora = *lora;
+        qInfo("device: %s", q.devices.front().name.c_str());
+    }
+
+    void matchesTransformers_data()
+    {
+        QTest::addColumn<QString>("weights");
+        QTest::addColumn<QString>("golden");
+        QTest::addColumn<bool>("withLora");
+        QTest::addColumn<bool>("tokenByToken");
+        QTest::addColumn<bool>("bf16");
+        const QString lora = QStringLiteral("ref-qwen2-d64+ref-qwen2-d64-lora");
+        for (bool bf16 : {false, true})
+            for (bool tbt : {false, true}) {
+                const std::string mode = std::string(bf16 ? " bf16" : " fp16") + (tbt ? " token by token" : " prefill");
+                QTest::newRow(("d64" + mode).c_str()) << QStringLiteral("ref-qwen2-d64") << QStringLiteral("ref-qwen2-d64") << false << tbt << bf16;
+                QTest::newRow(("d128" + mode).c_str()) << QStringLiteral("ref-qwen2-d128") << QStringLiteral("ref-qwen2-d128") << false << tbt << bf16;
+                QTest::newRow(("lora" + mode).c_str()) << QStringLiteral("ref-qwen2-d64") << lora << true << tbt << bf16;
+            }
+    }
+
+    void matchesTransformers()
+    {
+        QFETCH(QString, weights);
+        QFETCH(QString, golden);
+        QFETCH(bool, withLora);
+        QFETCH(bool, tokenByToken);
+        QFETCH(bool, bf16);
+        auto backend = CudaBackend::create(m_weights.at(weights.toStdString()), cudaOptions(bf16));
+        QVERIFY2(backend.isOk(), backend.isOk() ? "" : backend.error().toString().c_str());
+        const nlohmann::json& prompts = m_golden[golden.toStdString()];
+        QCOMPARE(prompts.size(), std::size_t(4));
+        double worst = 0.0;
+        for (std::size_t p = 0; p < prompts.size(); ++p) {
+            const auto ids = prompts[p]["ids"].get<std::vector<std::int32_t>>();
+            auto run = runPrompt(**backend, ids, tokenByToken, withLora ? m_lora.get() : nullptr);
+            QVERIFY2(run.isOk(), run.isOk() ? "" : run.error().toString().c_str());
+            QCOMPARE(run->logits.size(), ids.size());
+            for (std::size_t i = 0; i < ids.size(); ++i) {
+                const auto topIds = prompts[p]["top_ids"][i].get<std::vector<std::int32_t>>();
+                const auto topLp = prompts[p]["top_logprobs"][i].get<std::vector<double>>();
+                const std::vector<float>& row = run->logits[i];
+                const std::vector<double> lp = logSoftmax(row.data(), static_cast<std::int64_t>(row.size()));
+                for (std::size_t k = 0; k < topIds.size(); ++k) {
+                    const double diff = std::abs(lp[static_cast<std::size_t>(topIds[k])] - topLp[k]);
+                    worst = std::max(worst, diff);
+                    if (diff > kLogprobTolerance)
+                        QFAIL(qPrintable(QStringLiteral("prompt %1 position %2 id %3: log-prob %4, transformers %5")
+                                             .arg(p).arg(i).arg(topIds[k])
+                                             .arg(lp[static_cast<std::size_t>(topIds[k])], 0, 'f', 5).arg(topLp[k], 0, 'f', 5)));
+                }
+                if (topLp[0] - topLp[1] > kMargin)
+                    QCOMPARE(argmax(row.data(), static_cast<std::int64_t>(row.size())), topIds[0]);
+            }
+            auto expected = prompts[p]["greedy"].get<std::vector<std::int32_t>>();
+            expected.resize(kGreedyTokens);
+            QCOMPARE(run->greedy, expected);
+        }
+        QCOMPARE((*backend)->kvPool().nUsedPages(), 0);
+        qInfo("%s: largest log-prob difference from transformers %.3g", (*backend)->describe().c_str(), worst);
+    }
+
+    // The same plans on the CPU backend (fp32) and on CUDA: prefill chunks of 37 then 9 tokens
+    // (ending inside pages), a decoding sequence with the adapter beside them.
+    void matchesCpuBackend_data() { addTypes(); QTest::newRow("fp16") << false; QTest::newRow("bf16") << true; }
+    void matchesCpuBackend()
+    {
+        QFETCH(bool, bf16);
+        const auto weights = m_weights.at(kReferenceModelD64);
+        auto cpu = CpuBackend::create(weights, {64ull << 20, 2, 16});
+        QVERIFY(cpu.isOk());
+        auto gpu = CudaBackend::create(weights, cudaOptions(bf16));
+        QVERIFY2(gpu.isOk(), gpu.isOk() ? "" : gpu.error().toString().c_str());
+        const auto idsA = m_golden[kReferenceModelD64][1]["ids"].get<std::vector<std::int32_t>>();
+        const auto idsB = m_golden[kReferenceModelD64][2]["ids"].get<std::vector<std::int32_t>>();
+        auto ref = runPair(**cpu, idsA, idsB, 37, 9, m_lora.get());
+        auto got = runPair(**gpu, idsA, idsB, 37, 9, m_lora.get());
+        QVERIFY2(ref.isOk(), ref.isOk() ? "" : ref.error().toString().c_str());
+        QVERIFY2(got.isOk(), got.isOk() ? "" : got.error().toString().c_str());
+        QCOMPARE(got->a.size(), idsA.size());
+        QCOMPARE(got->b.size(), idsB.size());
+        const std::int64_t vocab = weights->config().vocabSize;
+        double worst = 0.0;
+        for (int which = 0; which < 2; ++which) {
+            const auto& g = which == 0 ? got->a : got->b;
+            const auto& r = which == 0 ? ref->a : ref->b;
+            for (std::size_t i = 0; i < g.size(); ++i) {
+                const std::string why = compareRows(g[i].data(), r[i].data(), vocab, worst);
+                QVERIFY2(why.empty(), (std::string(which == 0 ? "A" : "B") + " position " + std::to_string(i) + ": " + why).c_str());
+            }
+        }
+        QCOMPARE((*gpu)->kvPool().nUsedPages(), 0);
+        qInfo("CUDA vs CPU backend: largest log-prob difference %.3g", worst);
+    }
+
+    // A sequence's rows alone and inside a batch with another sequence (mixed prefill/decode,
+    // the other with the adapter) agree.
+    void batchInvariance_data() { addTypes(); QTest::newRow("fp16") << false; QTest::newRow("bf16") << true; }
+    void batchInvariance()
+    {
+        QFETCH(bool, bf16);
+        const auto weights = m_weights.at(kReferenceModelD64);
+        auto gpu = CudaBackend::create(weights, cudaOptions(bf16));
+        QVERIFY2(gpu.isOk(), gpu.isOk() ? "" : gpu.error().toString().c_str());
+        const auto idsA = m_golden[kReferenceModelD64][1]["ids"].get<std::vector<std::int32_t>>();
+        const auto idsB = m_golden[kReferenceModelD64][3]["ids"].get<std::vector<std::int32_t>>();
+        auto aloneA = runPrompt(**gpu, idsA, false, nullptr);
+        auto aloneB = runPrompt(**gpu, idsB, true, m_lora.get());
+        QVERIFY2(aloneA.isOk() && aloneB.isOk(), "single runs failed");
+        auto both = runPair(**gpu, idsA, idsB, 21, 13, m_lora.get());
+        QVERIFY2(both.isOk(), both.isOk() ? "" : both.error().toString().c_str());
+        const std::int64_t vocab = weights->config().vocabSize;
+        double worst = 0.0;
+        for (std::size_t i = 0; i < idsA.size(); ++i) {
+            const std::string why = compareRows(both->a[i].data(), aloneA->logits[i].data(), vocab, worst);
+            QVERIFY2(why.empty(), ("A position " + std::to_string(i) + ": " + why).c_str());
+        }
+        for (std::size_t i = 0; i < idsB.size(); ++i) {
+            const std::string why = compareRows(both->b[i].data(), aloneB->logits[i].data(), vocab, worst);
+            QVERIFY2(why.empty(), ("B position " + std::to_string(i) + ": " + why).c_str());
+        }
+        qInfo("batched vs alone: largest log-prob difference %.3g", worst);
+    }
+
+    void badPlanIsAnError()
+    {
+        auto gpu = CudaBackend::create(m_weights.at(kReferenceModelD128), cudaOptions(false));
+        QVERIFY2(gpu.isOk(), gpu.isOk() ? "" : gpu.error().toString().c_str());
+        auto cpu = CpuBackend::create(m_weights.at(kReferenceModelD128), {8ull << 20, 1, 16});
+        QVERIFY(cpu.isOk());
+        for (Backend* b : {static_cast<Backend*>(gpu->get()), static_cast<Backend*>(cpu->get())}) {
+            BlockTable t;
+            QVERIFY(b->kvPool().reserve(t, 16).isOk());
+            const std::int32_t used = b->kvPool().nUsedPages();
+            BatchPlan plan;
+            plan.sequences.push_back({{1, 151936}, {0, 1}, &t, nullptr, 1.0f, LogitsRows::Last});
+            auto out = b->forward(plan);
+            QVERIFY(!out.isOk());
+            QCOMPARE(out.error().code, ErrorCode::InvalidArgument);
+            QVERIFY2(out.error().message.find("151936") != std::string::npos, out.error().message.c_str());
+            plan.sequences[0] = {{1}, {16}, &t, nullptr, 1.0f, LogitsRows::Last};  // beyond the table
+            QCOMPARE(b->forward(plan).error().code, ErrorCode::InvalidArgument);
+            QCOMPARE(b->kvPool().nUsedPages(), used);
+            // Still works afterwards, and an empty plan is an empty result.
+            plan.sequences[0] = {{1, 2, 3}, {0, 1, 2}, &t, nullptr, 1.0f, LogitsRows::Last};
+            auto fine = b->forward(plan);
+            QVERIFY2(fine.isOk(), fine.isOk() ? "" : fine.error().toString().c_str());
+            QCOMPARE(fine->firstRow, (std::vector<std::int64_t>{0, 1}));
+            auto empty = b->forward(BatchPlan{});
+            QVERIFY(empty.isOk());
+            QCOMPARE(empty->firstRow, std::vector<std::int64_t>{0});
+            b->kvPool().release(t);
+        }
+    }
+
+    void outOfMemorySaysHowMuch()
+    {
+        CudaBackendOptions o = cudaOptions(false);
+        o.workspaceTokens = std::int64_t{1} << 26;  // ~400 GB of activations
+        auto gpu = CudaBackend::create(m_weights.at(kReferenceModelD64), o);
+        QVERIFY(!gpu.isOk());
+        QCOMPARE(gpu.error().code, ErrorCode::OutOfMemory);
+        QVERIFY2(gpu.error().message.find("needs") != std::string::npos && gpu.error().message.find("free") != std::string::npos,
+                 gpu.error().message.c_str());
+    }
+
+    // Through the engine and its scheduler (chunked prefill, continuous batching) on --backend cuda.
+    void engineOnCuda()
+    {
+        EngineOptions options;
+        options.backend = BackendChoice::Cuda;
+        options.kvBudgetBytes = 64ull << 20;
+        options.prefillChunkTokens = 32;
+        auto engine = Engine::create(options);
+        QVERIFY2(engine.isOk(), engine.isOk() ? "" : engine.error().toString().c_str());
+        QVERIFY((*engine)->load(m_dir + "/" + kReferenceModelD64).isOk());
+        const Status loaded = (*engine)->waitUntilLoaded();
+        QVERIFY2(loaded.isOk(), loaded.isOk() ? "" : loaded.error().toString().c_str());
+        QCOMPARE((*engine)->state().backendName, std::string("cuda"));
+        qInfo("%s", (*engine)->state().reason.c_str());
+        QVERIFY((*engine)->attachAdapter("lora", m_dir + "/" + kReferenceLoraD64).isOk());
+        std::vector<std::unique_ptr<RequestHandle>> handles;
+        std::vector<std::vector<std::int32_t>> expected;
+        for (const char* key : {kReferenceModelD64, "ref-qwen2-d64+ref-qwen2-d64-lora"})
+            for (const auto& prompt : m_golden[key]) {
+                auto handle = (*engine)->submit(test::greedyRequest(prompt["ids"].get<std::vector<std::int32_t>>(), kGreedyTokens,
+                                                                    std::string(key) == kReferenceModelD64 ? "" : "lora"));
+                QVERIFY(handle.isOk());
+                handles.push_back(std::move(*handle));
+                auto greedy = prompt["greedy"].get<std::vector<std::int32_t>>();
+                greedy.resize(kGreedyTokens);
+                expected.push_back(greedy);
+            }
+        for (std::size_t i = 0; i < handles.size(); ++i) {
+            const test::CollectedRun run = test::collect(*handles[i]);
+            QVERIFY2(run.finished, test::describe(run).c_str());
+            QCOMPARE(run.tokens, expected[i]);
+        }
+    }
+};
+
+QTEST_APPLESS_MAIN(TestCudaBackend)
+#include "tst_cuda_backend.moc"
