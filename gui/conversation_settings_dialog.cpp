@@ -140,30 +140,36 @@ void ConversationSettingsDialog::onFieldEdited()
 ConversationSettingsDialog::Parsed ConversationSettingsDialog::parse() const
 {
     Parsed out;
-    auto readDouble = [&](const QLineEdit* field, const QString& label, std::optional<double>& into) {
+    // A field is bad when it cannot be read or its value alone is out of range.
+    auto readDouble = [&](QLineEdit* field, const QString& label, std::optional<double> SamplingSettings::*member) {
         const QString text = field->text().trimmed();
         if (text.isEmpty()) return;
-        into = toDouble(text);
-        if (!into) out.problems << tr("%1: \"%2\" is not a number.").arg(label, text);
+        SamplingSettings alone;
+        (alone.*member) = toDouble(text);
+        if (!(alone.*member)) out.problems << tr("%1: \"%2\" is not a number.").arg(label, text);
+        if (!(alone.*member) || !samplingProblems(alone).isEmpty()) out.badFields << field;
+        out.settings.*member = alone.*member;
     };
-    auto readInt = [&](const QLineEdit* field, const QString& label, std::optional<std::int64_t>& into) {
+    auto readInt = [&](QLineEdit* field, const QString& label, std::optional<std::int64_t> SamplingSettings::*member) {
         const QString text = field->text().trimmed();
         if (text.isEmpty()) return;
         bool ok = false;
         const qlonglong value = text.toLongLong(&ok);
-        if (ok) into = value;
+        SamplingSettings alone;
+        if (ok) alone.*member = value;
         else out.problems << tr("%1: \"%2\" is not a whole number.").arg(label, text);
+        if (!ok || !samplingProblems(alone).isEmpty()) out.badFields << field;
+        out.settings.*member = alone.*member;
     };
-    SamplingSettings& s = out.settings;
-    readDouble(m_temperature, tr("Temperature"), s.temperature);
-    readDouble(m_topP, tr("Top-p"), s.topP);
-    readInt(m_topK, tr("Top-k"), s.topK);
-    readDouble(m_minP, tr("Min-p"), s.minP);
-    readInt(m_maxTokens, tr("Max tokens"), s.maxTokens);
-    readInt(m_seed, tr("Seed"), s.seed);
-    readDouble(m_repetitionPenalty, tr("Repetition penalty"), s.repetitionPenalty);
-    out.problems << samplingProblems(s);
-    s.presetName = m_presetName.toStdString();
+    readDouble(m_temperature, tr("Temperature"), &SamplingSettings::temperature);
+    readDouble(m_topP, tr("Top-p"), &SamplingSettings::topP);
+    readInt(m_topK, tr("Top-k"), &SamplingSettings::topK);
+    readDouble(m_minP, tr("Min-p"), &SamplingSettings::minP);
+    readInt(m_maxTokens, tr("Max tokens"), &SamplingSettings::maxTokens);
+    readInt(m_seed, tr("Seed"), &SamplingSettings::seed);
+    readDouble(m_repetitionPenalty, tr("Repetition penalty"), &SamplingSettings::repetitionPenalty);
+    out.problems << samplingProblems(out.settings);
+    out.settings.presetName = m_presetName.toStdString();
     return out;
 }
 
@@ -171,10 +177,15 @@ QStringList ConversationSettingsDialog::problems() const { return parse().proble
 
 void ConversationSettingsDialog::validate()
 {
-    const QStringList found = problems();
-    m_message->setText(found.join(QLatin1Char('\n')));
-    m_message->setVisible(!found.isEmpty());
-    m_buttons->button(QDialogButtonBox::Ok)->setEnabled(found.isEmpty());
+    const Parsed parsed = parse();
+    m_message->setText(parsed.problems.join(QLatin1Char('\n')));
+    m_message->setVisible(!parsed.problems.isEmpty());
+    m_buttons->button(QDialogButtonBox::Ok)->setEnabled(parsed.problems.isEmpty());
+    for (QLineEdit* field : {m_temperature, m_topP, m_topK, m_minP, m_maxTokens, m_seed, m_repetitionPenalty}) {
+        const bool bad = parsed.badFields.contains(field);
+        field->setProperty("invalid", bad);
+        field->setStyleSheet(bad ? QStringLiteral("QLineEdit { border: 1px solid #c0392b; }") : QString());
+    }
 }
 
 void ConversationSettingsDialog::accept()

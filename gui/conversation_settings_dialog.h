@@ -6,6 +6,7 @@
 #pragma once
 
 #include <QDialog>
+#include <QList>
 
 #include "store/conversation_store.h"
 
@@ -40,6 +41,7 @@ private:
     struct Parsed {
         SamplingSettings settings;
         QStringList problems;
+        QList<QLineEdit*> badFields;  // outlined in red
     };
     Parsed parse() const;
     void showSettings(const SamplingSettings& settings);

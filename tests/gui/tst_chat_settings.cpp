@@ -158,12 +158,16 @@ private slots:
         QVERIFY(message->isVisible());
         QVERIFY2(message->text().contains(mentions), qPrintable(message->text()));
         QVERIFY(!okButton(&dialog)->isEnabled());
+        // The bad field is the one outlined, and only it.
+        for (QLineEdit* other : dialog.findChildren<QLineEdit*>())
+            QCOMPARE(other->property("invalid").toBool(), other->objectName() == name);
         dialog.accept();  // as Enter in a field would
         QVERIFY(dialog.isVisible());
         QCOMPARE(dialog.result(), int(QDialog::Rejected));
         field(&dialog, name.toLatin1().constData())->clear();  // back to the default: fine again
         QVERIFY(!message->isVisible());
         QVERIFY(okButton(&dialog)->isEnabled());
+        QVERIFY(!field(&dialog, name.toLatin1().constData())->property("invalid").toBool());
     }
 
     void presetPersistsAndReachesTheRequest()
