@@ -7,7 +7,7 @@
 
 namespace hearth::gui {
 
-FirstRunPanel::FirstRunPanel(const QString& modelsDir, QWidget* parent) : QWidget(parent)
+FirstRunPanel::FirstRunPanel(const QString& modelsDir, bool hfCache, QWidget* parent) : QWidget(parent)
 {
     setObjectName(QStringLiteral("firstRunPanel"));
     auto* layout = new QVBoxLayout(this);
@@ -15,10 +15,13 @@ FirstRunPanel::FirstRunPanel(const QString& modelsDir, QWidget* parent) : QWidge
     auto* title = new QLabel(tr("<h3>No models found</h3>"), this);
     title->setAlignment(Qt::AlignCenter);
     layout->addWidget(title);
-    auto* text = new QLabel(tr("Hearth found no model on this computer: none in %1, in the folders you added, or in the "
-                               "Hugging Face cache.\nAdd a folder that holds models (Hugging Face folders with "
-                               "config.json and safetensors, or GGUF files), or create the small demo model to try the app.")
-                                .arg(modelsDir),
+    const QString where = hfCache ? tr("Hearth found no model on this computer: none in %1, in the folders you added, or "
+                                       "in the Hugging Face cache.")
+                                        .arg(modelsDir)
+                                  : tr("Hearth found no model: none in %1 or in the folders you added.").arg(modelsDir);
+    auto* text = new QLabel(where + QLatin1Char('\n') +
+                                tr("Add a folder that holds models (Hugging Face folders with config.json and safetensors, "
+                                   "or GGUF files), or create the small demo model to try the app."),
                             this);
     text->setObjectName(QStringLiteral("firstRunText"));
     text->setTextFormat(Qt::PlainText);

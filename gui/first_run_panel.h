@@ -15,8 +15,9 @@ class FirstRunPanel : public QWidget {
     Q_OBJECT
 
 public:
-    // `modelsDir`: where Hearth looks by default, named in the text.
-    explicit FirstRunPanel(const QString& modelsDir, QWidget* parent = nullptr);
+    // `modelsDir`: where Hearth looks by default, named in the text; `hfCache`: whether the
+    // Hugging Face cache was searched too.
+    FirstRunPanel(const QString& modelsDir, bool hfCache, QWidget* parent = nullptr);
 
     // Shows the busy indicator (and disables the buttons) while the demo is being written.
     void setBusy(bool busy);

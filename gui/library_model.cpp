@@ -2,6 +2,7 @@
 
 #include <QBrush>
 #include <QColor>
+#include <QFont>
 
 #include <algorithm>
 
@@ -35,6 +36,13 @@ void LibraryModel::setContextLength(std::int64_t contextLength)
     m_contextLength = std::max<std::int64_t>(0, contextLength);
     if (!m_entries.empty())
         emit dataChanged(index(0, Memory), index(rowCount() - 1, Fit));
+}
+
+void LibraryModel::setLoadedPath(const QString& path)
+{
+    m_loadedPath = path;
+    if (!m_entries.empty())
+        emit dataChanged(index(0, 0), index(rowCount() - 1, ColumnCount - 1), {Qt::FontRole});
 }
 
 int LibraryModel::rowOf(const QString& path) const
@@ -129,6 +137,13 @@ QVariant LibraryModel::data(const QModelIndex& index, int role) const
     switch (role) {
     case Qt::DisplayRole:
         return displayData(*e, index.column());
+    case Qt::FontRole:
+        if (!m_loadedPath.isEmpty() && qs(e->path) == m_loadedPath) {
+            QFont bold;
+            bold.setBold(true);
+            return bold;
+        }
+        return {};
     case Qt::ToolTipRole:
         if (!e->ok)
             return tr("%1\n%2").arg(qs(e->path), qs(e->error));

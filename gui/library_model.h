@@ -26,6 +26,8 @@ public:
     // the one the next load will use (settings::kLoadContext).
     void setContextLength(std::int64_t contextLength);
     std::int64_t contextLength() const { return m_contextLength; }
+    // The model the engine has (or is loading): its row is shown in bold.
+    void setLoadedPath(const QString& path);
     const ModelEntry* entryAt(int row) const;
     // The row showing `path`, or -1.
     int rowOf(const QString& path) const;
@@ -43,6 +45,7 @@ private:
     std::vector<ModelEntry> m_entries;
     std::uint64_t m_freeBytes = 0;
     std::int64_t m_contextLength = 0;
+    QString m_loadedPath;
     QString m_freeWhere;
 };
 

@@ -16,6 +16,7 @@
 #include <QtConcurrent/QtConcurrentRun>
 
 #include <algorithm>
+#include <tuple>
 
 #include "app_settings.h"
 #include "demo_model.h"
@@ -60,7 +61,7 @@ LibraryPanel::LibraryPanel(LibraryScanOptions options, QWidget* parent)
     m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     m_table->horizontalHeader()->setStretchLastSection(true);
     QString modelsDir = m_baseOptions.folders.empty() ? QString() : qs(m_baseOptions.folders.front());
-    m_firstRun = new FirstRunPanel(modelsDir, this);
+    m_firstRun = new FirstRunPanel(modelsDir, m_baseOptions.includeHfCache, this);
     m_stack = new QStackedWidget(this);
     m_stack->addWidget(m_table);
     m_stack->addWidget(m_firstRun);
@@ -76,18 +77,28 @@ LibraryPanel::LibraryPanel(LibraryScanOptions options, QWidget* parent)
     m_unloadAction = makeAction(tr("Unload"), "actionUnload");
     m_revealAction = makeAction(tr("Show in file manager"), "actionReveal");
     m_deleteAction = makeAction(tr("Delete model files…"), "actionDelete");
-    auto* actions = new QHBoxLayout;
-    for (auto [action, name] : {std::pair{m_loadAction, "loadModel"}, std::pair{m_loadOptionsAction, "loadWithOptions"},
-                                std::pair{m_unloadAction, "unloadModel"}, std::pair{m_revealAction, "revealModel"},
-                                std::pair{m_deleteAction, "deleteModel"}}) {
-        auto* button = new QPushButton(action->text(), this);
+    // Two short rows so the side panel never needs a horizontal scroll bar for them.
+    m_actions = new QWidget(this);
+    auto* actionRows = new QVBoxLayout(m_actions);
+    actionRows->setContentsMargins(0, 0, 0, 0);
+    auto* loadRow = new QHBoxLayout;
+    auto* fileRow = new QHBoxLayout;
+    for (auto [action, name, row] : {std::tuple{m_loadAction, "loadModel", loadRow},
+                                     std::tuple{m_loadOptionsAction, "loadWithOptions", loadRow},
+                                     std::tuple{m_unloadAction, "unloadModel", loadRow},
+                                     std::tuple{m_revealAction, "revealModel", fileRow},
+                                     std::tuple{m_deleteAction, "deleteModel", fileRow}}) {
+        auto* button = new QPushButton(action->text(), m_actions);
         button->setObjectName(QLatin1String(name));
         connect(button, &QPushButton::clicked, action, &QAction::trigger);
         connect(action, &QAction::changed, button, [button, action] { button->setEnabled(action->isEnabled()); });
-        actions->addWidget(button);
+        row->addWidget(button);
     }
-    actions->addStretch(1);
-    layout->addLayout(actions);
+    loadRow->addStretch(1);
+    fileRow->addStretch(1);
+    actionRows->addLayout(loadRow);
+    actionRows->addLayout(fileRow);
+    layout->addWidget(m_actions);
 
     connect(m_loadAction, &QAction::triggered, this, [this] {
         if (const ModelEntry* e = selectedEntry()) emit loadRequested(qs(e->path));
@@ -206,11 +217,11 @@ void LibraryPanel::showScan(const LibraryScan& scan)
     if (broken > 0)
         text += tr(", %n broken (hover for the reason)", nullptr, static_cast<int>(broken));
     if (scan.entries.empty())
-        text = tr("No models yet. Put model folders or GGUF files in %1, or add a folder.")
-                   .arg(qs(m_options.folders.empty() ? std::string() : m_options.folders.front()));
+        text = tr("No models yet");
     m_status->setText(text);
     // The first-run panel only when nothing at all was found (a broken model is still a model).
     m_stack->setCurrentWidget(scan.entries.empty() ? static_cast<QWidget*>(m_firstRun) : m_table);
+    m_actions->setVisible(!scan.entries.empty());
     const QString wanted = m_selectAfterScan.isEmpty() ? previous : m_selectAfterScan;
     m_selectAfterScan.clear();
     if (!wanted.isEmpty()) selectPath(wanted);
@@ -249,6 +260,7 @@ bool LibraryPanel::selectPath(const QString& path)
 void LibraryPanel::setLoadedModelPath(const QString& path)
 {
     m_loadedPath = path;
+    m_model->setLoadedPath(path);
     updateActions();
 }
 

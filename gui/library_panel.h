@@ -84,6 +84,7 @@ private:
     QStackedWidget* m_stack = nullptr;
     QTableView* m_table = nullptr;
     FirstRunPanel* m_firstRun = nullptr;
+    QWidget* m_actions = nullptr;
     QLabel* m_status = nullptr;
     QAction* m_loadAction = nullptr;
     QAction* m_loadOptionsAction = nullptr;

@@ -82,6 +82,7 @@ LoadOptionsDialog::LoadOptionsDialog(const ModelEntry& entry, std::uint64_t free
 {
     setObjectName(QStringLiteral("loadOptionsDialog"));
     setWindowTitle(tr("Load %1").arg(qs(entry.displayName)));
+    setMinimumWidth(460);
     const LoadOptions initial = rememberedLoadOptions(entry);
 
     auto* layout = new QVBoxLayout(this);

@@ -88,6 +88,9 @@ LoadPanel::LoadPanel(EngineController* engine, QWidget* parent) : QFrame(parent)
     m_retry->setObjectName(QStringLiteral("loadRetry"));
     m_dismiss = new QPushButton(tr("Dismiss"), this);
     m_dismiss->setObjectName(QStringLiteral("loadDismiss"));
+    // Buttons keep their size; the title takes the room the bar leaves when it is hidden.
+    for (QPushButton* b : {m_cancel, m_retry, m_dismiss}) b->setSizePolicy(QSizePolicy::Maximum, QSizePolicy::Fixed);
+    m_title->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Preferred);
     top->addWidget(m_title);
     top->addWidget(m_bar, 1);
     top->addWidget(m_cancel);
