@@ -83,6 +83,8 @@ ChatView::ChatView(ChatController* controller, QWidget* parent) : QWidget(parent
     m_stopShortcut = new QShortcut(QKeySequence(Qt::Key_Escape), this, m_controller, &ChatController::stop,
                                    Qt::WindowShortcut);
     m_stopShortcut->setObjectName(QStringLiteral("stopShortcut"));
+    // Only while a reply runs, so Esc still closes popups and cancels edits elsewhere otherwise.
+    m_stopShortcut->setEnabled(false);
     connect(m_input, &ChatInput::sendRequested, this, &ChatView::send);
     connect(m_send, &QPushButton::clicked, this, &ChatView::send);
     connect(m_stop, &QPushButton::clicked, m_controller, &ChatController::stop);
@@ -183,6 +185,7 @@ void ChatView::onGeneratingChanged()
 {
     const bool generating = m_controller->isGenerating();
     m_stop->setEnabled(generating);
+    m_stopShortcut->setEnabled(generating);
     for (auto& [id, widget] : m_widgets) widget->setBusy(generating);
 }
 

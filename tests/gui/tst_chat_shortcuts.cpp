@@ -3,6 +3,7 @@
 // running reply, and Ctrl+N starts a new chat whose first message makes a new conversation.
 #include <QListWidget>
 #include <QPushButton>
+#include <QShortcut>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTextBrowser>
@@ -94,6 +95,7 @@ private slots:
         QTest::keyClick(w.view()->input(), Qt::Key_Return);
         QVERIFY(deltas.wait(5000));
         QVERIFY(w.chat()->isGenerating());
+        QVERIFY(w.view()->findChild<QShortcut*>(QStringLiteral("stopShortcut"))->isEnabled());
         auto* stop = w.view()->findChild<QPushButton*>(QStringLiteral("stopButton"));
         QVERIFY(stop->isEnabled());
         QVERIFY(stop->toolTip().contains(QStringLiteral("Esc")));
@@ -110,6 +112,8 @@ private slots:
         QVERIFY(!reply->content.empty());
         QVERIFY(reply->content.size() < 100000);
         QTRY_VERIFY(!stop->isEnabled());
+        // Idle, Esc is left to popups and editors.
+        QVERIFY(!w.view()->findChild<QShortcut*>(QStringLiteral("stopShortcut"))->isEnabled());
     }
 
     void ctrlNStartsANewChat()
