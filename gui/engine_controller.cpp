@@ -26,6 +26,11 @@ EngineController::~EngineController()
 
 void EngineController::load(const QString& modelPath, const LoadOptions& options)
 {
+    // One load at a time: the one running keeps its path and progress until it ends or is cancelled.
+    if (isLoading()) {
+        emit loadNotice(tr("%1 is still loading; cancel it before loading another model").arg(m_modelPath));
+        return;
+    }
     m_options = options;
     // A new load needs the options in the engine's EngineOptions: remake an engine made here when
     // they changed, but only when no generation and no API server hold it.

@@ -172,6 +172,21 @@ private slots:
         QVERIFY(!panel.findChild<QPushButton*>(QStringLiteral("loadCancel"))->isVisible());
     }
 
+    void secondLoadWaitsForTheFirst()
+    {
+        auto engine = std::make_shared<test::FakeEngine>(false);
+        EngineController controller(engine);
+        LoadPanel panel(&controller);
+        controller.load(QStringLiteral("/models/first"));
+        QSignalSpy notice(&controller, &EngineController::loadNotice);
+        QSignalSpy started(&controller, &EngineController::loadStarted);
+        controller.load(QStringLiteral("/models/second"));
+        QCOMPARE(notice.count(), 1);
+        QCOMPARE(started.count(), 0);
+        QCOMPARE(controller.modelPath(), QStringLiteral("/models/first"));
+        QCOMPARE(panel.phase(), LoadPanel::Phase::Loading);
+    }
+
     void unloadDuringLoadEndsIt()
     {
         auto engine = std::make_shared<test::FakeEngine>(false);
