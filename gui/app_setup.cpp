@@ -1,6 +1,7 @@
 #include "app_setup.h"
 
 #include <QApplication>
+#include <QLibraryInfo>
 #include <QLocale>
 #include <QPalette>
 #include <QStyle>
@@ -27,6 +28,30 @@ namespace hearth::gui {
 namespace {
 
 QTranslator* g_translator = nullptr;
+QTranslator* g_qtTranslator = nullptr;
+
+// The standard dialog buttons (QDialogButtonBox, QMessageBox) take their texts from Qt's own
+// translations, which many systems lack (Debian: qt6-translations-l10n). Marked here, they are in
+// hearth_<locale>.ts too, so Hearth's dialogs speak its language either way.
+[[maybe_unused]] constexpr const char* kStandardButtonTexts[] = {
+    QT_TRANSLATE_NOOP("QPlatformTheme", "OK"),       QT_TRANSLATE_NOOP("QPlatformTheme", "Save"),
+    QT_TRANSLATE_NOOP("QPlatformTheme", "Save All"), QT_TRANSLATE_NOOP("QPlatformTheme", "Open"),
+    QT_TRANSLATE_NOOP("QPlatformTheme", "&Yes"),     QT_TRANSLATE_NOOP("QPlatformTheme", "Yes to &All"),
+    QT_TRANSLATE_NOOP("QPlatformTheme", "&No"),      QT_TRANSLATE_NOOP("QPlatformTheme", "N&o to All"),
+    QT_TRANSLATE_NOOP("QPlatformTheme", "Abort"),    QT_TRANSLATE_NOOP("QPlatformTheme", "Retry"),
+    QT_TRANSLATE_NOOP("QPlatformTheme", "Ignore"),   QT_TRANSLATE_NOOP("QPlatformTheme", "Close"),
+    QT_TRANSLATE_NOOP("QPlatformTheme", "Cancel"),   QT_TRANSLATE_NOOP("QPlatformTheme", "Discard"),
+    QT_TRANSLATE_NOOP("QPlatformTheme", "Help"),     QT_TRANSLATE_NOOP("QPlatformTheme", "Apply"),
+    QT_TRANSLATE_NOOP("QPlatformTheme", "Reset"),    QT_TRANSLATE_NOOP("QPlatformTheme", "Restore Defaults"),
+};
+
+void removeTranslator(QApplication& app, QTranslator*& translator)
+{
+    if (!translator) return;
+    app.removeTranslator(translator);
+    delete translator;
+    translator = nullptr;
+}
 
 QPalette darkPalette()
 {
@@ -57,21 +82,25 @@ QPalette darkPalette()
 QString installTranslation(QApplication& app, const QString& language)
 {
     initHearthResources();
-    if (g_translator) {
-        app.removeTranslator(g_translator);
-        delete g_translator;
-        g_translator = nullptr;
-    }
+    removeTranslator(app, g_qtTranslator);
+    removeTranslator(app, g_translator);
     const QLocale locale = language.isEmpty() ? QLocale::system() : QLocale(language);
-    auto translator = std::make_unique<QTranslator>();
+    if (locale.language() == QLocale::English) return QStringLiteral("en");
     // The .qm files are compiled into the resources (resources/translations, built by lrelease).
-    if (locale.language() != QLocale::English &&
-        translator->load(locale, QStringLiteral("hearth"), QStringLiteral("_"), QStringLiteral(":/i18n"))) {
-        g_translator = translator.release();
-        app.installTranslator(g_translator);
-        return locale.name();
+    auto translator = std::make_unique<QTranslator>();
+    if (!translator->load(locale, QStringLiteral("hearth"), QStringLiteral("_"), QStringLiteral(":/i18n")))
+        return QStringLiteral("en");
+    // Qt's own texts (context menus, file dialogs) where the system has them; installed first so
+    // Hearth's translation, searched first, wins where both translate a text.
+    auto qtTranslator = std::make_unique<QTranslator>();
+    if (qtTranslator->load(locale, QStringLiteral("qtbase"), QStringLiteral("_"),
+                           QLibraryInfo::path(QLibraryInfo::TranslationsPath))) {
+        g_qtTranslator = qtTranslator.release();
+        app.installTranslator(g_qtTranslator);
     }
-    return QStringLiteral("en");
+    g_translator = translator.release();
+    app.installTranslator(g_translator);
+    return locale.name();
 }
 
 void applyTheme(QApplication& app, const QString& theme)

@@ -85,6 +85,81 @@
     </message>
 </context>
 <context>
+    <name>QPlatformTheme</name>
+    <message>
+        <source>OK</source>
+        <translation>确定</translation>
+    </message>
+    <message>
+        <source>Save</source>
+        <translation>保存</translation>
+    </message>
+    <message>
+        <source>Save All</source>
+        <translation>全部保存</translation>
+    </message>
+    <message>
+        <source>Open</source>
+        <translation>打开</translation>
+    </message>
+    <message>
+        <source>&amp;Yes</source>
+        <translation>是(&amp;Y)</translation>
+    </message>
+    <message>
+        <source>Yes to &amp;All</source>
+        <translation>全部是(&amp;A)</translation>
+    </message>
+    <message>
+        <source>&amp;No</source>
+        <translation>否(&amp;N)</translation>
+    </message>
+    <message>
+        <source>N&amp;o to All</source>
+        <translation>全部否(&amp;O)</translation>
+    </message>
+    <message>
+        <source>Abort</source>
+        <translation>中止</translation>
+    </message>
+    <message>
+        <source>Retry</source>
+        <translation>重试</translation>
+    </message>
+    <message>
+        <source>Ignore</source>
+        <translation>忽略</translation>
+    </message>
+    <message>
+        <source>Close</source>
+        <translation>关闭</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <source>Discard</source>
+        <translation>放弃</translation>
+    </message>
+    <message>
+        <source>Help</source>
+        <translation>帮助</translation>
+    </message>
+    <message>
+        <source>Apply</source>
+        <translation>应用</translation>
+    </message>
+    <message>
+        <source>Reset</source>
+        <translation>重置</translation>
+    </message>
+    <message>
+        <source>Restore Defaults</source>
+        <translation>恢复默认值</translation>
+    </message>
+</context>
+<context>
     <name>hearth::gui::ApiPanel</name>
     <message>
         <source>127.0.0.1 serves this computer only; another address needs an API key</source>
@@ -190,7 +265,9 @@
     </message>
     <message numerus="yes">
         <source>Delete this message and the %n message(s) after it? Alternatives branching off after it go too.</source>
-        <translation><numerusform>要删除这条消息及其后的 %n 条消息吗？从它之后分出的其他版本也会一并删除。</numerusform></translation>
+        <translation>
+            <numerusform>要删除这条消息及其后的 %n 条消息吗？从它之后分出的其他版本也会一并删除。</numerusform>
+        </translation>
     </message>
 </context>
 <context>
@@ -413,18 +490,16 @@
         <source>No model is loaded</source>
         <translation>未加载模型</translation>
     </message>
+    <message>
+        <source>%1 is still loading; cancel it before loading another model</source>
+        <translation>%1 仍在加载；请先取消，再加载其他模型</translation>
+    </message>
 </context>
 <context>
     <name>hearth::gui::FirstRunPanel</name>
     <message>
         <source>&lt;h3&gt;No models found&lt;/h3&gt;</source>
         <translation>&lt;h3&gt;未找到模型&lt;/h3&gt;</translation>
-    </message>
-    <message>
-        <source>Hearth found no model on this computer: none in %1, in the folders you added, or in the Hugging Face cache.
-Add a folder that holds models (Hugging Face folders with config.json and safetensors, or GGUF files), or create the small demo model to try the app.</source>
-        <translation>Hearth 在这台电脑上没有找到模型：%1、你添加的文件夹以及 Hugging Face 缓存中都没有。
-请添加一个存放模型的文件夹（包含 config.json 和 safetensors 的 Hugging Face 模型文件夹，或 GGUF 文件），或者创建一个小型演示模型来试用本应用。</translation>
     </message>
     <message>
         <source>Add a folder…</source>
@@ -441,6 +516,18 @@ Add a folder that holds models (Hugging Face folders with config.json and safete
     <message>
         <source>Writing the demo model…</source>
         <translation>正在生成演示模型…</translation>
+    </message>
+    <message>
+        <source>Hearth found no model on this computer: none in %1, in the folders you added, or in the Hugging Face cache.</source>
+        <translation>Hearth 在这台电脑上没有找到模型：%1、你添加的文件夹以及 Hugging Face 缓存中都没有。</translation>
+    </message>
+    <message>
+        <source>Hearth found no model: none in %1 or in the folders you added.</source>
+        <translation>Hearth 没有找到模型：%1 和你添加的文件夹中都没有。</translation>
+    </message>
+    <message>
+        <source>Add a folder that holds models (Hugging Face folders with config.json and safetensors, or GGUF files), or create the small demo model to try the app.</source>
+        <translation>请添加一个存放模型的文件夹（包含 config.json 和 safetensors 的 Hugging Face 模型文件夹，或 GGUF 文件），或者创建一个小型演示模型来试用本应用。</translation>
     </message>
 </context>
 <context>
@@ -573,10 +660,6 @@ The built-in demo model: random weights that produce nonsense, for trying the ap
         </translation>
     </message>
     <message>
-        <source>No models yet. Put model folders or GGUF files in %1, or add a folder.</source>
-        <translation>还没有模型。请把模型文件夹或 GGUF 文件放到 %1，或添加一个文件夹。</translation>
-    </message>
-    <message>
         <source>Load</source>
         <translation>加载</translation>
     </message>
@@ -610,7 +693,9 @@ The built-in demo model: random weights that produce nonsense, for trying the ap
     </message>
     <message numerus="yes">
         <source>%n file(s): %1</source>
-        <translation><numerusform>%n 个文件：%1</numerusform></translation>
+        <translation>
+            <numerusform>%n 个文件：%1</numerusform>
+        </translation>
     </message>
     <message>
         <source>Delete %1?
@@ -635,6 +720,10 @@ Hugging Face 缓存中该仓库已下载的所有版本也会一并删除。</tr
     <message>
         <source>Delete</source>
         <translation>删除</translation>
+    </message>
+    <message>
+        <source>No models yet</source>
+        <translation>还没有模型</translation>
     </message>
 </context>
 <context>

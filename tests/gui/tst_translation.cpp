@@ -4,6 +4,7 @@
 // and lupdate over gui/ finds no string the .ts lacks, so a tr() added without a translation
 // fails here. Expected texts are written out, not taken from the translator under test.
 #include <QApplication>
+#include <QDialogButtonBox>
 #include <QDir>
 #include <QFile>
 #include <QLibraryInfo>
@@ -172,6 +173,12 @@ private slots:
         QVERIFY(QFile::exists(QStringLiteral(":/i18n/hearth_zh_CN.qm")));
         QCOMPARE(QCoreApplication::translate("hearth::gui::ChatView", "Send"), QStringLiteral("发送"));
         QCOMPARE(QCoreApplication::translate("hearth::gui::MessageWidget", "Regenerate"), QStringLiteral("重新生成"));
+        // Standard dialog buttons too, with or without Qt's own translations on the system.
+        {
+            QDialogButtonBox buttons(QDialogButtonBox::Close | QDialogButtonBox::Cancel);
+            QCOMPARE(buttons.button(QDialogButtonBox::Close)->text(), QStringLiteral("关闭"));
+            QCOMPARE(buttons.button(QDialogButtonBox::Cancel)->text(), QStringLiteral("取消"));
+        }
         // Back to English: the source texts again.
         QCOMPARE(installTranslation(application(), QStringLiteral("en")), QStringLiteral("en"));
         QCOMPARE(QCoreApplication::translate("hearth::gui::ChatView", "Send"), QStringLiteral("Send"));
