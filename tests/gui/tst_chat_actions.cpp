@@ -261,6 +261,38 @@ private slots:
         QCOMPARE(f.engine->submitted().size(), std::size_t(1));
     }
 
+    void editBeforeReadyWaitsAndIsAnsweredOnce()
+    {
+        ChatFixture f(false);
+        ChatView view(f.chat.get());
+        view.show();
+        QTest::keyClicks(view.input(), QStringLiteral("typo qestion"));
+        QTest::keyClick(view.input(), Qt::Key_Return);
+        MessageWidget* user = view.messageWidgets().at(0);
+        QTest::mouseClick(button(user, "editMessage"), Qt::LeftButton);
+        auto* editor = user->findChild<MessageEditor*>(QStringLiteral("messageEditor"));
+        editor->selectAll();
+        QTest::keyClicks(editor, QStringLiteral("typo question"));
+        QTest::keyClick(editor, Qt::Key_Return, Qt::ControlModifier);  // Ctrl+Enter saves in the editor
+        QTRY_COMPARE(view.messageWidgets().size(), 1);
+        QCOMPARE(view.messageWidgets().at(0)->text(), QStringLiteral("typo question"));
+        QCOMPARE(headerState(view.messageWidgets().at(0)), QStringLiteral("waiting"));
+        QVERIFY(view.input()->toPlainText().isEmpty());  // the chat input did not send instead
+        QVERIFY(f.engine->submitted().empty());
+
+        QSignalSpy finished(f.chat.get(), &ChatController::replyFinished);
+        f.engine->becomeReady();
+        QVERIFY(finished.wait(5000));
+        QTest::qWait(50);
+        QCOMPARE(finished.count(), 1);
+        QCOMPARE(f.engine->submitted().size(), std::size_t(1));
+        QCOMPARE(f.engine->submitted().at(0).promptIds.size(), std::size_t(1));  // the edited question only
+        QTRY_COMPARE(view.messageWidgets().size(), 2);
+        QCOMPARE(view.messageWidgets().at(0)->text(), QStringLiteral("typo question"));
+        QCOMPARE(headerState(view.messageWidgets().at(0)), QStringLiteral("complete"));
+        QCOMPARE(alternativeLabel(view.messageWidgets().at(0)), QStringLiteral("2/2"));
+    }
+
     void replyStatsSayWhetherThePromptCameFromCache_data()
     {
         QTest::addColumn<qint64>("cached");
