@@ -57,7 +57,8 @@ qsizetype MarkdownStream::lastSafeCut(const QString& text, qsizetype from, ScanS
                 line.trimmed().size() == marker.size())
                 state.fence.clear();
         } else if (!marker.isEmpty()) {
-            if (state.previousBlank && pos > from) cut = pos;
+            // An indented fence may belong to a list item above it.
+            if (state.previousBlank && pos > from && !line[0].isSpace()) cut = pos;
             state.fence = marker;
         } else if (state.previousBlank && !blank && pos > from && !continuesBlock(line)) {
             cut = pos;

@@ -29,6 +29,10 @@ const char* kReply =
     "\n"
     "    return sorted(xs)\n"
     "```\n\n"
+    "- a step with code:\n\n"
+    "  ```sh\n"
+    "  ls -la\n"
+    "  ```\n\n"
     "> a quote\n\n"
     "> that goes on\n\n"
     "| a | b |\n"
@@ -105,6 +109,7 @@ private slots:
                                        << QStringLiteral("```\na\n\nb\n```\n\n");
         QTest::newRow("list item") << QStringLiteral("intro\n\n1. a\n\n2. b\n") << QString();
         QTest::newRow("after a list") << QStringLiteral("- a\n- b\n\nafter\nmore\n") << QStringLiteral("- a\n- b\n\n");
+        QTest::newRow("fence in a list item") << QStringLiteral("- item\n\n  ```\n  code\n  ```\n") << QString();
         QTest::newRow("quote") << QStringLiteral("> a\n\n> b\n") << QString();
         QTest::newRow("line not finished") << QStringLiteral("one\n\ntw") << QString();
     }
