@@ -1,16 +1,23 @@
 // hearth-test-labels: model
 // The CUDA backend end to end on the public reference models, in fp16 and in bf16:
 // - against Hugging Face transformers (tests/fixtures/reference-models/golden.json): at every
-//   prompt position the top-10 log-probabilities within 0.05, the top-1 id wherever the reference
-//   margin between top-1 and top-2 exceeds 0.05, and the first 16 greedy tokens identical; with
-//   and without the LoRA adapter (applied unmerged); each prompt as one prefill and token by token;
+//   prompt position the top-10 log-probabilities within 0.05 and the top-1 id wherever the
+//   reference margin between top-1 and top-2 exceeds 0.05; with and without the LoRA adapter
+//   (applied unmerged); each prompt as one prefill and token by token;
+// - the 16-token greedy continuation: golden's continuation is fed back through decode steps
+//   (teacher forcing) and at every step the top-1 must be golden's token wherever the fp32 CPU
+//   backend (which matches transformers to ~1e-4) decides it by more than 0.05, with log-probs
+//   within 0.05 of the CPU's. A free-running exact 16-token comparison is not asked for: on these
+//   models every continuation passes steps decided by less than 0.03 (some by 1e-4), where any
+//   half-precision rounding may pick the other token; the free-running agreement is logged;
 // - against the CPU backend (the fp32 reference) on the same BatchPlans: prefill chunks that end
 //   inside a page, decode steps, two sequences in one step, one of them with the adapter;
 // - batch invariance: a sequence's rows alone equal its rows in a mixed prefill/decode batch
 //   (within the same tolerance: small batches use the GEMV kernel, larger ones cuBLAS);
 // - a malformed plan is the CPU backend's InvalidArgument and changes nothing; a model that
 //   cannot fit is OutOfMemory saying what was needed and what was free;
-// - the engine with --backend cuda loads a reference model and generates the golden tokens.
+// - the engine with --backend cuda loads a reference model and generates golden's tokens up to
+//   the first step the fp32 reference leaves undecided (margin < 0.05).
 // Skipped (QSKIP, exit 0) without a CUDA device. The reference models are generated into a
 // temporary folder from the tokenizer fixture; HEARTH_TEST_FIXTURES_DIR overrides the fixture
 // folder compiled in (the GPU machine runs the tests from another checkout path).
@@ -49,11 +56,6 @@ std::string fixturesDir()
     const char* env = std::getenv("HEARTH_TEST_FIXTURES_DIR");
     return env && *env ? std::string(env) : std::string(HEARTH_FIXTURES_DIR);
 }
-
-struct PromptRun {
-    std::vector<std::vector<float>> logits;  // [nPositions][vocab]
-    std::vector<std::int32_t> greedy;
-};
 
 std::vector<double> logSoftmax(const float* row, std::int64_t n)
 {
@@ -106,16 +108,23 @@ std::string compareRows(const float* got, const float* ref, std::int64_t vocab, 
     return {};
 }
 
-// One prompt through Backend::forward (as tst_cpu_forward): every position's logits, then the
-// greedy continuation token by token through the paged cache.
-Result<PromptRun> runPrompt(Backend& backend, const std::vector<std::int32_t>& ids, bool tokenByToken,
-                            const LoraAdapter* adapter)
+// One prompt through Backend::forward: every prompt position's logits, then `continuation` fed
+// back one decode step at a time (teacher forcing); `next[i]` holds the logits that predict
+// continuation[i] (the last prompt row for i = 0).
+struct PromptRun {
+    std::vector<std::vector<float>> logits;  // [nPrompt][vocab]
+    std::vector<std::vector<float>> next;    // [continuation.size()][vocab]
+};
+
+Result<PromptRun> runForced(Backend& backend, const std::vector<std::int32_t>& ids, const std::vector<std::int32_t>& continuation,
+                            bool tokenByToken, const LoraAdapter* adapter)
 {
     BlockTable table;
-    HEARTH_TRY_STATUS(backend.kvPool().reserve(table, static_cast<std::int64_t>(ids.size()) + kGreedyTokens));
+    HEARTH_TRY_STATUS(backend.kvPool().reserve(table, static_cast<std::int64_t>(ids.size() + continuation.size())));
     const std::int64_t vocab = backend.config().vocabSize;
     PromptRun run;
-    const auto step = [&](std::vector<std::int32_t> tokens, std::int32_t first, LogitsRows rows) -> Status {
+    const auto step = [&](std::vector<std::int32_t> tokens, std::int32_t first, LogitsRows rows,
+                          std::vector<std::vector<float>>& into) -> Status {
         SequenceStep s;
         s.positions.resize(tokens.size());
         std::iota(s.positions.begin(), s.positions.end(), first);
@@ -127,27 +136,31 @@ Result<PromptRun> runPrompt(Backend& backend, const std::vector<std::int32_t>& i
         plan.sequences.push_back(s);
         HEARTH_TRY_ASSIGN(ForwardResult out, backend.forward(plan));
         for (std::int64_t r = 0; r < out.firstRow.back(); ++r)
-            run.logits.emplace_back(out.logits.begin() + r * vocab, out.logits.begin() + (r + 1) * vocab);
+            into.emplace_back(out.logits.begin() + r * vocab, out.logits.begin() + (r + 1) * vocab);
         return Status::ok();
     };
     Status s;
     if (tokenByToken) {
         for (std::size_t i = 0; i < ids.size() && s.isOk(); ++i)
-            s = step({ids[i]}, static_cast<std::int32_t>(i), LogitsRows::All);
+            s = step({ids[i]}, static_cast<std::int32_t>(i), LogitsRows::All, run.logits);
     } else {
-        s = step(ids, 0, LogitsRows::All);
+        s = step(ids, 0, LogitsRows::All, run.logits);
     }
-    const std::size_t nPrompt = run.logits.size();
-    for (int g = 0; g < kGreedyTokens && s.isOk(); ++g) {
-        run.greedy.push_back(argmax(run.logits.back().data(), vocab));
-        if (g + 1 < kGreedyTokens)
-            s = step({run.greedy.back()}, static_cast<std::int32_t>(ids.size()) + g, LogitsRows::Last);
-    }
+    if (s.isOk() && !continuation.empty())
+        run.next.push_back(run.logits.back());
+    for (std::size_t g = 0; g + 1 < continuation.size() && s.isOk(); ++g)
+        s = step({continuation[g]}, static_cast<std::int32_t>(ids.size() + g), LogitsRows::Last, run.next);
     backend.kvPool().release(table);
     if (!s)
         return s.error();
-    run.logits.resize(nPrompt);
     return run;
+}
+
+double marginOf(const std::vector<float>& row)
+{
+    const std::vector<double> lp = logSoftmax(row.data(), static_cast<std::int64_t>(row.size()));
+    const std::vector<std::int32_t> top = topK(lp, 2);
+    return lp[static_cast<std::size_t>(top[0])] - lp[static_cast<std::size_t>(top[1])];
 }
 
 // Two sequences stepped together: A prefills in chunks of `chunkA` (first chunk `firstChunkA`),
@@ -226,6 +239,15 @@ private:
     nlohmann::json m_golden;
     std::map<std::string, std::shared_ptr<const ModelWeights>> m_weights;
     std::shared_ptr<const LoraAdapter> m_lora;
+    // Per golden key and prompt: the fp32 CPU backend's rows predicting golden's continuation.
+    std::map<std::string, std::vector<std::vector<std::vector<float>>>> m_reference;
+
+    static std::vector<std::int32_t> continuationOf(const nlohmann::json& prompt)
+    {
+        auto greedy = prompt["greedy"].get<std::vector<std::int32_t>>();
+        greedy.resize(kGreedyTokens);
+        return greedy;
+    }
 
     void addTypes()
     {
@@ -255,6 +277,21 @@ private slots:
         auto lora = LoraAdapter::load(m_dir + "/" + kReferenceLoraD64, m_weights[kReferenceModelD64]->config());
         QVERIFY2(lora.isOk(), lora.isOk() ? "" : lora.error().toString().c_str());
         m_lora = *lora;
+        for (const char* key : {kReferenceModelD64, kReferenceModelD128, "ref-qwen2-d64+ref-qwen2-d64-lora"}) {
+            const bool d128 = std::string(key) == kReferenceModelD128;
+            const bool withLora = std::string(key).find('+') != std::string::npos;
+            auto cpu = CpuBackend::create(m_weights.at(d128 ? kReferenceModelD128 : kReferenceModelD64), {64ull << 20, 0, 16});
+            QVERIFY(cpu.isOk());
+            for (const auto& prompt : m_golden[key]) {
+                const auto continuation = continuationOf(prompt);
+                auto run = runForced(**cpu, prompt["ids"].get<std::vector<std::int32_t>>(), continuation, false,
+                                     withLora ? m_lora.get() : nullptr);
+                QVERIFY2(run.isOk(), run.isOk() ? "" : run.error().toString().c_str());
+                for (std::size_t i = 0; i < continuation.size(); ++i)  // the reference is the reference
+                    QCOMPARE(argmax(run->next[i].data(), static_cast<std::int64_t>(run->next[i].size())), continuation[i]);
+                m_reference[key].push_back(std::move(run->next));
+            }
+        }
         qInfo("device: %s", q.devices.front().name.c_str());
     }
 
@@ -286,10 +323,11 @@ private slots:
         QVERIFY2(backend.isOk(), backend.isOk() ? "" : backend.error().toString().c_str());
         const nlohmann::json& prompts = m_golden[golden.toStdString()];
         QCOMPARE(prompts.size(), std::size_t(4));
-        double worst = 0.0;
+        double worst = 0.0, worstCont = 0.0;
         for (std::size_t p = 0; p < prompts.size(); ++p) {
             const auto ids = prompts[p]["ids"].get<std::vector<std::int32_t>>();
-            auto run = runPrompt(**backend, ids, tokenByToken, withLora ? m_lora.get() : nullptr);
+            const auto continuation = continuationOf(prompts[p]);
+            auto run = runForced(**backend, ids, continuation, tokenByToken, withLora ? m_lora.get() : nullptr);
             QVERIFY2(run.isOk(), run.isOk() ? "" : run.error().toString().c_str());
             QCOMPARE(run->logits.size(), ids.size());
             for (std::size_t i = 0; i < ids.size(); ++i) {
@@ -308,12 +346,24 @@ private slots:
                 if (topLp[0] - topLp[1] > kMargin)
                     QCOMPARE(argmax(row.data(), static_cast<std::int64_t>(row.size())), topIds[0]);
             }
-            auto expected = prompts[p]["greedy"].get<std::vector<std::int32_t>>();
-            expected.resize(kGreedyTokens);
-            QCOMPARE(run->greedy, expected);
+            // The continuation, teacher-forced: golden's token wherever the fp32 reference decides it.
+            const auto& reference = m_reference.at(golden.toStdString())[p];
+            std::size_t freeRunning = 0;
+            bool diverged = false;
+            for (std::size_t i = 0; i < continuation.size(); ++i) {
+                const std::vector<float>& row = run->next[i];
+                const std::string why = compareRows(row.data(), reference[i].data(), static_cast<std::int64_t>(row.size()), worstCont);
+                QVERIFY2(why.empty(), ("prompt " + std::to_string(p) + " continuation step " + std::to_string(i) + " (reference margin " +
+                                       std::to_string(marginOf(reference[i])) + "): " + why).c_str());
+                diverged = diverged || argmax(row.data(), static_cast<std::int64_t>(row.size())) != continuation[i];
+                freeRunning += diverged ? 0 : 1;
+            }
+            qInfo("prompt %zu: the free-running greedy continuation equals golden's for %zu of %d tokens", p, freeRunning,
+                  kGreedyTokens);
         }
         QCOMPARE((*backend)->kvPool().nUsedPages(), 0);
-        qInfo("%s: largest log-prob difference from transformers %.3g", (*backend)->describe().c_str(), worst);
+        qInfo("%s: largest log-prob difference from transformers %.3g, from the CPU backend on the continuation %.3g",
+              (*backend)->describe().c_str(), worst, worstCont);
     }
 
     // The same plans on the CPU backend (fp32) and on CUDA: prefill chunks of 37 then 9 tokens
@@ -360,8 +410,8 @@ private slots:
         QVERIFY2(gpu.isOk(), gpu.isOk() ? "" : gpu.error().toString().c_str());
         const auto idsA = m_golden[kReferenceModelD64][1]["ids"].get<std::vector<std::int32_t>>();
         const auto idsB = m_golden[kReferenceModelD64][3]["ids"].get<std::vector<std::int32_t>>();
-        auto aloneA = runPrompt(**gpu, idsA, false, nullptr);
-        auto aloneB = runPrompt(**gpu, idsB, true, m_lora.get());
+        auto aloneA = runForced(**gpu, idsA, {}, false, nullptr);
+        auto aloneB = runForced(**gpu, idsB, {}, true, m_lora.get());
         QVERIFY2(aloneA.isOk() && aloneB.isOk(), "single runs failed");
         auto both = runPair(**gpu, idsA, idsB, 21, 13, m_lora.get());
         QVERIFY2(both.isOk(), both.isOk() ? "" : both.error().toString().c_str());
@@ -435,22 +485,35 @@ private slots:
         QCOMPARE((*engine)->state().backendName, std::string("cuda"));
         qInfo("%s", (*engine)->state().reason.c_str());
         QVERIFY((*engine)->attachAdapter("lora", m_dir + "/" + kReferenceLoraD64).isOk());
+        // Submitted together: chunked prefill and batched decode of all eight at once.
         std::vector<std::unique_ptr<RequestHandle>> handles;
-        std::vector<std::vector<std::int32_t>> expected;
+        std::vector<std::pair<std::string, std::size_t>> which;
         for (const char* key : {kReferenceModelD64, "ref-qwen2-d64+ref-qwen2-d64-lora"})
-            for (const auto& prompt : m_golden[key]) {
-                auto handle = (*engine)->submit(test::greedyRequest(prompt["ids"].get<std::vector<std::int32_t>>(), kGreedyTokens,
+            for (std::size_t p = 0; p < m_golden[key].size(); ++p) {
+                auto handle = (*engine)->submit(test::greedyRequest(m_golden[key][p]["ids"].get<std::vector<std::int32_t>>(),
+                                                                    kGreedyTokens,
                                                                     std::string(key) == kReferenceModelD64 ? "" : "lora"));
                 QVERIFY(handle.isOk());
                 handles.push_back(std::move(*handle));
-                auto greedy = prompt["greedy"].get<std::vector<std::int32_t>>();
-                greedy.resize(kGreedyTokens);
-                expected.push_back(greedy);
+                which.push_back({key, p});
             }
         for (std::size_t i = 0; i < handles.size(); ++i) {
             const test::CollectedRun run = test::collect(*handles[i]);
             QVERIFY2(run.finished, test::describe(run).c_str());
-            QCOMPARE(run.tokens, expected[i]);
+            QCOMPARE(run.tokens.size(), static_cast<std::size_t>(kGreedyTokens));
+            const auto expected = continuationOf(m_golden[which[i].first][which[i].second]);
+            const auto& reference = m_reference.at(which[i].first)[which[i].second];
+            std::size_t same = 0;
+            while (same < expected.size() && run.tokens[same] == expected[same])
+                ++same;
+            // Up to its first difference the context is golden's, so the fp32 reference says
+            // whether that step was decided.
+            if (same < expected.size())
+                QVERIFY2(marginOf(reference[same]) < kMargin,
+                         (which[i].first + " prompt " + std::to_string(which[i].second) + ": token " + std::to_string(same) +
+                          " differs from golden where the reference margin is " + std::to_string(marginOf(reference[same])))
+                             .c_str());
+            qInfo("%s prompt %zu: %zu of %d tokens equal golden's", which[i].first.c_str(), which[i].second, same, kGreedyTokens);
         }
     }
 };
