@@ -774,7 +774,7 @@ Hugging Face 缓存中该仓库已下载的所有版本也会一并删除。</tr
     </message>
     <message>
         <source>Workspace:</source>
-        <translation>工作区：</translation>
+        <translation>工作缓冲区：</translation>
     </message>
     <message>
         <source>Total:</source>
