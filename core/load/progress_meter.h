@@ -20,7 +20,7 @@ public:
                   std::function<void(const LoadProgress&)> callback, double intervalS, std::uint64_t everyBytes);
 
     void add(int fileIndex, std::uint64_t nBytes);
-    // Calls back when due (or always with `force`); returns the event it would send.
+    // Calls back when due (or always with `force`), with a fresh rate, ETA and elapsed time.
     void report(bool force);
     const LoadProgress& progress() const { return m_progress; }
 
