@@ -9,8 +9,12 @@
 // multi-token sequence is split into runs of consecutive positions, each run one query group of
 // the prefill kernel (the kernel assumes a group's queries sit at the end of its context).
 //
-// TODO(#5): CUDA graphs per batch-size bucket for decode-only steps (the step already has fixed
-// shapes per bucket apart from maxContext and the packed upload's size).
+// TODO(#5): CUDA graphs per batch-size bucket for decode-only steps without LoRA or dynamic NTK:
+// pad the decode rows to the bucket (slot -1 skips the KV write, context length 0 gives zero
+// attention), round maxContext and the block-table width up to a context bucket (it fixes the
+// decode grid), give each graph its own fixed upload buffer (stepData may move when it grows),
+// capture embedding .. lm_head once per (batch bucket, context bucket) and replay it after the
+// upload. Not written yet: it needs a GPU to be checked.
 #include "engine/cuda/cuda_backend.h"
 
 #include <cuda_runtime.h>
