@@ -943,6 +943,10 @@ Hugging Face 缓存中该仓库已下载的所有版本也会一并删除。</tr
         <source>No model is loaded. Load one from the library when you are ready.</source>
         <translation>未加载模型。准备好后，请从模型库中加载一个。</translation>
     </message>
+    <message>
+        <source>reading the tokenizer</source>
+        <translation>读取分词器</translation>
+    </message>
 </context>
 <context>
     <name>hearth::gui::LoraPanel</name>
