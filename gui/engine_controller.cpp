@@ -80,6 +80,7 @@ EngineOptions EngineController::engineOptions() const
     options.weightDtype = m_options.weightDtype;
     options.contextLength = m_options.contextLength;
     options.backend = m_options.backend;
+    options.gpuIndex = m_options.gpuIndex;
     return options;
 }
 

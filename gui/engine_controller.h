@@ -32,6 +32,7 @@ struct LoadOptions {
     WeightDType weightDtype = WeightDType::AsStored;
     std::int64_t contextLength = 0;  // 0: the model's max positions
     BackendChoice backend = BackendChoice::Auto;
+    int gpuIndex = 0;                // the CUDA device, when the backend is CUDA
 
     bool operator==(const LoadOptions&) const = default;
 };

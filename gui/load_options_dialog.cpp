@@ -73,6 +73,7 @@ LoadOptions rememberedLoadOptions(const ModelEntry& entry)
     options.weightDtype = dtypeFromKey(settings.value(settings::kLoadDtype).toString());
     options.contextLength = effectiveContext(entry, settings.value(settings::kLoadContext, 0).toLongLong());
     options.backend = settings.value(settings::kGpuIndex, 0).toInt() < 0 ? BackendChoice::Cpu : BackendChoice::Auto;
+    options.gpuIndex = std::max(0, settings.value(settings::kGpuIndex, 0).toInt());
     return options;
 }
 

@@ -49,6 +49,7 @@ QString loadStageName(const std::string& stage)
     if (stage == kLoadStageConverting) return LoadPanel::tr("converting");
     if (stage == kLoadStageWarmingUp) return LoadPanel::tr("warming up");
     if (stage == kLoadStageReady) return LoadPanel::tr("ready");
+    if (stage == kLoadStageTokenizer) return LoadPanel::tr("reading the tokenizer");
     return QString::fromStdString(stage);
 }
 

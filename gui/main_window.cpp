@@ -19,6 +19,8 @@
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
 
+#include <algorithm>
+
 #include "api_panel.h"
 #include "app_settings.h"
 #include "chat_controller.h"
@@ -281,6 +283,8 @@ void MainWindow::openStore()
     });
     connect(m_chat, &ChatController::errorOccurred, this,
             [this](const QString& message) { statusBar()->showMessage(message, 8000); });
+    connect(m_conversations, &ConversationList::errorOccurred, this,
+            [this](const QString& message) { statusBar()->showMessage(message, 8000); });
     m_chatView->reload();
     emit chatReady();
     preloadLastModel();
@@ -337,6 +341,7 @@ void MainWindow::loadModel(const QString& path)
     options.contextLength = settings.value(settings::kLoadContext, 0).toLongLong();
     if (options.contextLength <= 0) options.contextLength = kDefaultLoadContext;
     options.backend = settings.value(settings::kGpuIndex, 0).toInt() < 0 ? BackendChoice::Cpu : BackendChoice::Auto;
+    options.gpuIndex = std::max(0, settings.value(settings::kGpuIndex, 0).toInt());
     loadModel(path, options);
 }
 

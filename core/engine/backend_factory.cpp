@@ -37,6 +37,7 @@ Result<CreatedBackend> createCpu(const BackendRequest& r, std::string reason)
 Result<CreatedBackend> createCuda(const BackendRequest& r)
 {
     CudaBackendOptions o;
+    o.device = r.options.gpuIndex;
     o.kvBudgetBytes = r.options.kvBudgetBytes;
     o.compute = r.options.weightDtype == WeightDType::F16    ? CudaComputeType::F16
                 : r.options.weightDtype == WeightDType::BF16 ? CudaComputeType::BF16

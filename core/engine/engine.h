@@ -26,6 +26,8 @@ inline constexpr const char* kLoadStageReading = "reading";      // weights: rea
 inline constexpr const char* kLoadStageConverting = "converting";  // dtype conversion / fusion left after the last byte
 inline constexpr const char* kLoadStageWarmingUp = "warming up";  // backend setup and one warm-up step
 inline constexpr const char* kLoadStageReady = "ready";
+// A breakdown-only entry: parsing the tokenizer, which runs behind the weight reads.
+inline constexpr const char* kLoadStageTokenizer = "tokenizer";
 
 // One weight file's share of a load.
 struct LoadFileProgress {
@@ -61,6 +63,7 @@ enum class WeightDType { AsStored, F16, BF16 };
 
 struct EngineOptions {
     BackendChoice backend = BackendChoice::Auto;
+    int gpuIndex = 0;                  // the CUDA device the CUDA backend runs on
     std::uint64_t kvBudgetBytes = 0;   // 0: a default from free memory
     int nThreads = 0;                  // CPU backend threads; 0 = one per core
     std::int32_t maxQueuedRequests = 64;     // beyond this, submit() answers Busy

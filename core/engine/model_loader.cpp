@@ -128,9 +128,9 @@ Result<LoadedModel> loadModelForEngine(const ModelLoadParams& params)
     std::vector<LoadStageTime> breakdown = pipe.stagesBefore;
     breakdown[0].ms += report.openMs;
     breakdown.push_back(LoadStageTime{kLoadStageReading, report.readMs, false});
-    breakdown.push_back(LoadStageTime{kLoadStageOpening, tokenizerMs - tokenizerWaitMs, true});
+    breakdown.push_back(LoadStageTime{kLoadStageTokenizer, tokenizerMs - tokenizerWaitMs, true});
     if (tokenizerWaitMs >= 1.0)
-        breakdown.push_back(LoadStageTime{kLoadStageOpening, tokenizerWaitMs, false});
+        breakdown.push_back(LoadStageTime{kLoadStageTokenizer, tokenizerWaitMs, false});
     if (params.options.weightDtype != WeightDType::AsStored)
         breakdown.push_back(LoadStageTime{kLoadStageConverting, static_cast<double>(sink.convertNs()) / 1e6, true});
 

@@ -90,16 +90,16 @@ private slots:
         QVERIFY(state.progress.bytesTotal > 0);
         QCOMPARE(state.progress.bytesDone, state.progress.bytesTotal);
         QVERIFY(state.progress.elapsedS > 0.0);
-        // opening, reading, the tokenizer behind the reads (overlapped opening) and what it took
-        // beyond them (if anything), converting (overlapped) when asked, warming up.
+        // opening, reading, the tokenizer behind the reads (overlapped) and what it took beyond
+        // them (if anything), converting (overlapped) when asked, warming up.
         std::vector<std::string> stages;
         for (const LoadStageTime& s : state.progress.breakdown) {
-            if (s.stage == kLoadStageOpening && !s.overlapped && !stages.empty() && stages.back() == "opening (overlapped)")
+            if (s.stage == kLoadStageTokenizer && !s.overlapped && !stages.empty() && stages.back() == "tokenizer (overlapped)")
                 continue;  // the tokenizer's time past the last byte
             stages.push_back(s.stage + (s.overlapped ? " (overlapped)" : ""));
             QVERIFY(s.ms >= 0.0);
         }
-        std::vector<std::string> want = {"opening", "reading", "opening (overlapped)"};
+        std::vector<std::string> want = {"opening", "reading", "tokenizer (overlapped)"};
         if (options.weightDtype != WeightDType::AsStored)
             want.push_back("converting (overlapped)");
         want.push_back("warming up");
