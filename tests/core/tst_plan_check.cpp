@@ -1,6 +1,7 @@
-// checkBatchPlan (the plan checks the CUDA backend makes before touching the device) refuses
-// exactly what the CPU backend's forward refuses, with the same error code and message, and
-// accepts what it accepts; neither changes the KV pool on a refusal. Runs without a GPU.
+// checkBatchPlan (the plan checks every backend makes before touching its memory; the CPU
+// backend's forward and the CUDA backend both call it) refuses what the CPU backend's forward
+// refuses, with the same error code and message, and accepts what it accepts; neither changes the
+// KV pool on a refusal. Runs without a GPU.
 #include <QTemporaryDir>
 #include <QtTest>
 
