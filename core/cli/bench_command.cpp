@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli/bench_generate.h"
 #include "cli/commands.h"
 #include "engine/engine.h"
 #include "load/host_sink.h"
@@ -353,7 +354,9 @@ Status runLoadBench(const BenchArgs& a)
 void registerBenchCommand(CLI::App& app, int& exitCode)
 {
     auto args = std::make_shared<BenchArgs>();
-    auto* cmd = app.add_subcommand("bench", "Benchmarks; --load: model load time against the disk's raw read time");
+    auto genArgs = std::make_shared<BenchGenerateArgs>();
+    auto* cmd = app.add_subcommand("bench", "Generation speed through the engine; --load: model load time against the disk's raw read time");
+    addBenchGenerateOptions(cmd, *genArgs);
     cmd->add_flag("--load", args->load, "Measure raw read, pipeline read and process start to ready, cold and warm");
     cmd->add_option("--model", args->model, "Model folder");
     cmd->add_flag("--json", args->json, "Print the figures as JSON");
@@ -361,15 +364,13 @@ void registerBenchCommand(CLI::App& app, int& exitCode)
                   "Cold runs: drop the page cache first (root), else posix_fadvise(DONTNEED) the model's files");
     cmd->add_option("--runs", args->runs, "Runs of each measurement (medians are shown)")->capture_default_str()->check(CLI::Range(1, 100));
     cmd->add_flag("--load-child", args->loadChild, "Internal: load through the engine and print one JSON line")->group("");
-    cmd->callback([args, &exitCode] {
+    cmd->callback([args, genArgs, &exitCode] {
         if (args->loadChild) {
             exitCode = runLoadChild(*args);
             return;
         }
         if (!args->load) {
-            std::fprintf(stderr, "hearth-cli bench: only --load exists so far (model load time: raw disk read, load "
-                                 "pipeline, process start to ready). For decode speed use `hearth-cli bench-cpu`.\n");
-            exitCode = 2;
+            exitCode = runBenchGenerate(*genArgs, args->model, args->json);
             return;
         }
         if (args->model.empty()) {
