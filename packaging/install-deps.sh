@@ -8,6 +8,8 @@ packages=(
   build-essential cmake ninja-build pkg-config git clang libclang-rt-14-dev
   # Qt 6 Widgets app and Qt Test
   qt6-base-dev qt6-base-dev-tools libgl-dev libqt6opengl6-dev qt6-l10n-tools qt6-tools-dev-tools
+  # Qt's own strings (file dialogs, context menus) in Simplified Chinese
+  qt6-translations-l10n
   # core libraries
   nlohmann-json3-dev libsentencepiece-dev sentencepiece libcpp-httplib-dev libpcre2-dev
   libutf8proc-dev libsqlite3-dev libcurl4-openssl-dev libcli11-dev libxxhash-dev libssl-dev
