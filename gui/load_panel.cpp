@@ -56,9 +56,15 @@ QString loadStageName(const std::string& stage)
 QString formatBreakdown(const std::vector<LoadStageTime>& breakdown)
 {
     QStringList parts;
-    for (const LoadStageTime& t : breakdown) {
+    for (std::size_t i = 0; i < breakdown.size(); ++i) {
+        const LoadStageTime& t = breakdown[i];
         QString part = LoadPanel::tr("%1 %2").arg(loadStageName(t.stage), seconds(t.ms / 1000.0));
-        if (t.overlapped) part = LoadPanel::tr("%1 (behind the transfer)").arg(part);
+        if (t.overlapped) {
+            part = LoadPanel::tr("%1 (behind the transfer)").arg(part);
+        } else if (i > 0 && breakdown[i - 1].overlapped && breakdown[i - 1].stage == t.stage) {
+            // The same work went on past the transfer (the tokenizer outlasting the reads).
+            part = LoadPanel::tr("%1 more after it").arg(seconds(t.ms / 1000.0));
+        }
         parts << part;
     }
     return parts.join(QStringLiteral(" · "));

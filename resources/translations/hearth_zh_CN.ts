@@ -852,6 +852,10 @@ Hugging Face 缓存中该仓库已下载的所有版本也会一并删除。</tr
         <translation>%1（与传输并行）</translation>
     </message>
     <message>
+        <source>%1 more after it</source>
+        <translation>之后又用 %1</translation>
+    </message>
+    <message>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>

@@ -119,8 +119,9 @@ private slots:
         done.stage = kLoadStageReady;
         done.bytesDone = done.bytesTotal = 100 * kMiB;
         done.elapsedS = 3.2;
-        done.breakdown = {{kLoadStageOpening, 40.0, false}, {kLoadStageReading, 2900.0, false},
-                          {kLoadStageWarmingUp, 300.0, true}, {kLoadStageConverting, 260.0, false}};
+        done.breakdown = {{kLoadStageOpening, 40.0, false},    {kLoadStageReading, 2900.0, false},
+                          {kLoadStageTokenizer, 900.0, true},  {kLoadStageTokenizer, 1600.0, false},
+                          {kLoadStageWarmingUp, 300.0, true},  {kLoadStageConverting, 260.0, false}};
         engine->setLoadProgress(done);
         engine->becomeReady();
         QVERIFY(ready.wait(2000));
@@ -131,6 +132,9 @@ private slots:
         QVERIFY2(breakdown.contains(QStringLiteral("reading weights 2.9 s")), qPrintable(breakdown));
         QVERIFY2(breakdown.contains(QStringLiteral("warming up 300 ms (behind the transfer)")), qPrintable(breakdown));
         QVERIFY2(breakdown.contains(QStringLiteral("converting 260 ms")), qPrintable(breakdown));
+        // Work that outlasted the transfer is said once, with the extra time it took.
+        QVERIFY2(breakdown.contains(QStringLiteral("reading the tokenizer 900 ms (behind the transfer) · 1.6 s more after it")),
+                 qPrintable(breakdown));
         QVERIFY(!panel.findChild<QPushButton*>(QStringLiteral("loadCancel"))->isVisible());
         auto* dismiss = panel.findChild<QPushButton*>(QStringLiteral("loadDismiss"));
         QVERIFY(dismiss->isVisible());
