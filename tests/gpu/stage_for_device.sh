@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Packs the GPU test executables (tst_gpu_*, tst_cuda_*) of a CUDA build folder, the shared
+# Packs the GPU test executables (tst_gpu_*, tst_cuda_*) of a CUDA build folder, with hearth-cli
+# and gpu_kernel_bench when built (for tests/perf/device_bench.sh), the shared
 # libraries they need that the GPU machine lacks (Qt, ICU, ...; see bundle-libs.sh) and
 # run_on_device.sh into one compressed tarball, small enough to travel with the working tree (the
 # tree and what is carried share a 64 MiB limit; ICU's data alone is 30 MB uncompressed).
@@ -16,12 +17,16 @@ if [ ${#tests[@]} -eq 0 ]; then
   echo "no tst_gpu_*/tst_cuda_* executables in $build/bin: configure with -DHEARTH_CUDA=ON and build them first" >&2
   exit 1
 fi
+tools=()
+for t in hearth-cli gpu_kernel_bench; do
+  [ -x "$build/bin/$t" ] && tools+=("$build/bin/$t")
+done
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/gpu-tests/bin"
-cp "${tests[@]}" "$stage/gpu-tests/bin/"
+cp "${tests[@]}" ${tools[@]+"${tools[@]}"} "$stage/gpu-tests/bin/"
 cp "$here/run_on_device.sh" "$stage/gpu-tests/"
-bash "$here/bundle-libs.sh" "$stage/gpu-tests/libs" "${tests[@]}"
+bash "$here/bundle-libs.sh" "$stage/gpu-tests/libs" "${tests[@]}" ${tools[@]+"${tools[@]}"}
 mkdir -p "$(dirname "$tarball")"
 tar -C "$stage" -cf - gpu-tests | xz -T2 -6 > "$tarball"
 ls -la "$tarball"
