@@ -127,5 +127,6 @@ __device__ __forceinline__ float blockMax(float v, float* scratch)
 }
 
 inline bool aligned16(const void* p) { return (reinterpret_cast<std::uintptr_t>(p) & 15u) == 0; }
+__device__ __forceinline__ bool aligned16Device(const void* p) { return (reinterpret_cast<std::uintptr_t>(p) & 15u) == 0; }
 
 }  // namespace hearth::kernels::detail

@@ -1,12 +1,22 @@
-// GEMV for decode at batch 1..8.
-// Shapes: one warp per output row, 8 warps (8 rows) per 256-thread block. Lanes stride through
-// the weight row in 16-byte chunks (8 elements), loaded with the streaming hint (read once, kept
-// out of L1 so the x rows stay there), 4 chunks in flight per lane; the nRows x rows are read in
-// the same chunks through L1/L2, and the warp sums each row's partial dot products by shuffles.
-// Traffic: outDim*inDim*2 bytes of weights (dominant), nRows*inDim*2 of x per block (cached),
-// nRows*outDim*2 written. Bound by HBM bandwidth on the weights; the fp32 FMAs (nRows*8 per
-// 16 bytes) stay far below the compute limit for nRows <= 8. When inDim is not a multiple of 8
-// or a pointer is not 16-byte aligned, a scalar path (2-byte loads, same arithmetic) runs.
+// GEMV for decode at batch 1..8: y[b] = W x[b] (+ bias) with W [out, in] row-major.
+// Shapes: 128-thread blocks of 4 warps; each warp owns R consecutive weight rows (R = 1 at batch
+// 1, 2 at batch 2..8 so each x chunk read serves two rows) and walks them in 16-byte chunks
+// (8 elements) with its 32 lanes side by side, so one warp load covers 512 contiguous bytes of a
+// row. The K loop is unrolled so that each lane has R*U = 4 independent 16-byte weight loads in
+// flight (U = 4 / R chunks per row), issued before any of them is used; the x chunks of all B
+// rows come from L1 (__ldg: every warp of the SM reads the same x) and each weight chunk is
+// loaded exactly once for all B rows. fp32 FMAs, one warp-shuffle reduction per (row, b) at the
+// end, lanes 0..R*B-1 write the results (bias added in fp32, one rounding to the output type).
+// Traffic: outDim*inDim*2 bytes of weights (dominant, loaded with the evict-first hint because
+// nothing reuses them within a step), B*inDim*2 of x per SM from L2, B*outDim*2 written. Bound by
+// HBM bandwidth: at the 7B shapes (outDim >= 3584) the grid has at least 1792 warps (3584 at
+// batch 1), all resident at once (<= 64 per SM), with 2 KB per warp in flight: more than the
+// ~20 KB per SM that 3 TB/s at ~1 us loaded latency needs. The FMA work (B*8 per 16-byte chunk
+// plus conversions) stays under the issue rate up to B = 8, and the x reads from L1 are B/R
+// times the weight bytes. When inDim, the x stride or a pointer do not allow 16-byte chunks, a
+// scalar kernel (2-byte loads, one warp per row) computes the same sums.
+#include <limits>
+
 #include "cuda_check.cuh"
 #include "gemv.h"
 
@@ -16,12 +26,12 @@ namespace {
 using detail::fromFloat;
 using detail::toFloat;
 
-constexpr int kWarpsPerBlock = 8;
+constexpr int kWarpsPerBlock = 4;
+constexpr int kThreads = kWarpsPerBlock * 32;
 
 template <typename T>
-__device__ __forceinline__ void loadWeight8(const T* p, float (&out)[8])
+__device__ __forceinline__ void unpack8(const uint4& raw, float (&out)[8])
 {
-    const uint4 raw = __ldcs(reinterpret_cast<const uint4*>(p));
     const auto* pairs = reinterpret_cast<const typename detail::Pair<T>::Type*>(&raw);
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
@@ -31,66 +41,138 @@ __device__ __forceinline__ void loadWeight8(const T* p, float (&out)[8])
     }
 }
 
-template <typename T, int B, bool Vec>
-__global__ void __launch_bounds__(kWarpsPerBlock * 32)
-    gemvKernel(const T* __restrict__ weight, const T* __restrict__ x, const T* __restrict__ bias, T* __restrict__ y,
-               std::int64_t outDim, std::int64_t inDim, std::int64_t xStride, std::int64_t yStride)
+// acc[r][b] += w[r] . x[b] over one 8-element chunk at index `c` (in chunks) of each x row.
+template <typename T, int B, int R>
+__device__ __forceinline__ void chunkFma(const uint4 (&w)[R], const T* __restrict__ x, std::int64_t xStride, int c,
+                                         float (&acc)[R][B])
+{
+    float wf[R][8];
+#pragma unroll
+    for (int r = 0; r < R; ++r)
+        unpack8<T>(w[r], wf[r]);
+#pragma unroll
+    for (int b = 0; b < B; ++b) {
+        float xf[8];
+        unpack8<T>(__ldg(reinterpret_cast<const uint4*>(x + b * xStride) + c), xf);
+#pragma unroll
+        for (int r = 0; r < R; ++r)
+#pragma unroll
+            for (int i = 0; i < 8; ++i)
+                acc[r][b] = fmaf(wf[r][i], xf[i], acc[r][b]);
+    }
+}
+
+// Sums acc over the warp; lane r*B+b stores row o0+r of batch row b (rows past outDim skipped).
+template <typename T, int B, int R>
+__device__ __forceinline__ void reduceAndStore(float (&acc)[R][B], int lane, std::int64_t o0, std::int64_t outDim,
+                                               const T* __restrict__ bias, T* __restrict__ y, std::int64_t yStride)
+{
+#pragma unroll
+    for (int r = 0; r < R; ++r)
+#pragma unroll
+        for (int b = 0; b < B; ++b)
+            acc[r][b] = detail::warpSum(acc[r][b]);
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+        const std::int64_t o = o0 + r;
+#pragma unroll
+        for (int b = 0; b < B; ++b) {
+            if (lane == r * B + b && o < outDim) {
+                const float bv = bias ? toFloat(bias[o]) : 0.0f;
+                y[b * yStride + o] = fromFloat<T>(acc[r][b] + bv);
+            }
+        }
+    }
+}
+
+// Requires inDim % 8 == 0, xStride % 8 == 0 and 16-byte aligned weight and x.
+template <typename T, int B, int R>
+__global__ void __launch_bounds__(kThreads)
+    gemvVecKernel(const T* __restrict__ weight, const T* __restrict__ x, const T* __restrict__ bias, T* __restrict__ y,
+                  std::int64_t outDim, std::int64_t inDim, std::int64_t xStride, std::int64_t yStride)
+{
+    constexpr int U = R == 1 ? 4 : 2;
+    const int lane = threadIdx.x & 31;
+    const std::int64_t o0 = (static_cast<std::int64_t>(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5)) * R;
+    if (o0 >= outDim)
+        return;  // the whole warp leaves together: no shuffle below misses a lane
+    // Rows past outDim (last warp only) re-read the last row instead of branching; not stored.
+    const uint4* w[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+        const std::int64_t o = o0 + r < outDim ? o0 + r : outDim - 1;
+        w[r] = reinterpret_cast<const uint4*>(weight + o * inDim);
+    }
+    float acc[R][B];
+#pragma unroll
+    for (int r = 0; r < R; ++r)
+#pragma unroll
+        for (int b = 0; b < B; ++b)
+            acc[r][b] = 0.0f;
+
+    const int nChunks = static_cast<int>(inDim / 8);
+    int c = lane;
+    for (; c + 32 * (U - 1) < nChunks; c += 32 * U) {
+        uint4 raw[U][R];
+#pragma unroll
+        for (int u = 0; u < U; ++u)
+#pragma unroll
+            for (int r = 0; r < R; ++r)
+                raw[u][r] = __ldcs(w[r] + c + 32 * u);
+#pragma unroll
+        for (int u = 0; u < U; ++u)
+            chunkFma<T, B, R>(raw[u], x, xStride, c + 32 * u, acc);
+    }
+    for (; c < nChunks; c += 32) {
+        uint4 raw[R];
+#pragma unroll
+        for (int r = 0; r < R; ++r)
+            raw[r] = __ldcs(w[r] + c);
+        chunkFma<T, B, R>(raw, x, xStride, c, acc);
+    }
+    reduceAndStore<T, B, R>(acc, lane, o0, outDim, bias, y, yStride);
+}
+
+// Any inDim, stride and alignment: one warp per row, 2-byte loads.
+template <typename T, int B>
+__global__ void __launch_bounds__(kThreads)
+    gemvScalarKernel(const T* __restrict__ weight, const T* __restrict__ x, const T* __restrict__ bias, T* __restrict__ y,
+                     std::int64_t outDim, std::int64_t inDim, std::int64_t xStride, std::int64_t yStride)
 {
     const int lane = threadIdx.x & 31;
     const std::int64_t o = static_cast<std::int64_t>(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5);
     if (o >= outDim)
-        return;  // the whole warp leaves together: no shuffle below misses a lane
+        return;
     const T* w = weight + o * inDim;
-    float acc[B];
+    float acc[1][B];
 #pragma unroll
     for (int b = 0; b < B; ++b)
-        acc[b] = 0.0f;
-    if (Vec) {
-        const std::int64_t nChunks = inDim / 8;
-#pragma unroll 4
-        for (std::int64_t c = lane; c < nChunks; c += 32) {
-            float wv[8];
-            loadWeight8(w + c * 8, wv);
-#pragma unroll
-            for (int b = 0; b < B; ++b) {
-                float xv[8];
-                detail::load8(x + b * xStride + c * 8, xv);
-#pragma unroll
-                for (int i = 0; i < 8; ++i)
-                    acc[b] = fmaf(wv[i], xv[i], acc[b]);
-            }
-        }
-    } else {
-        for (std::int64_t i = lane; i < inDim; i += 32) {
-            const float wv = toFloat(w[i]);
-#pragma unroll
-            for (int b = 0; b < B; ++b)
-                acc[b] = fmaf(wv, toFloat(x[b * xStride + i]), acc[b]);
-        }
-    }
-#pragma unroll
-    for (int b = 0; b < B; ++b)
-        acc[b] = detail::warpSum(acc[b]);
-    if (lane == 0) {
-        const float bv = bias ? toFloat(bias[o]) : 0.0f;
+        acc[0][b] = 0.0f;
+    for (std::int64_t i = lane; i < inDim; i += 32) {
+        const float wv = toFloat(w[i]);
 #pragma unroll
         for (int b = 0; b < B; ++b)
-            y[b * yStride + o] = fromFloat<T>(acc[b] + bv);
+            acc[0][b] = fmaf(wv, toFloat(x[b * xStride + i]), acc[0][b]);
     }
+    reduceAndStore<T, B, 1>(acc, lane, o, outDim, bias, y, yStride);
 }
 
 template <typename T, int B>
 void launchRows(const GemvArgs& a, std::int64_t xStride, std::int64_t yStride, bool vec, cudaStream_t stream)
 {
-    const auto grid = static_cast<unsigned>((a.outDim + kWarpsPerBlock - 1) / kWarpsPerBlock);
+    constexpr int R = B == 1 ? 1 : 2;
     const auto* w = static_cast<const T*>(a.weight);
     const auto* x = static_cast<const T*>(a.x);
     const auto* bias = static_cast<const T*>(a.bias);
     auto* y = static_cast<T*>(a.y);
-    if (vec)
-        gemvKernel<T, B, true><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, bias, y, a.outDim, a.inDim, xStride, yStride);
-    else
-        gemvKernel<T, B, false><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, bias, y, a.outDim, a.inDim, xStride, yStride);
+    if (vec) {
+        const std::int64_t rowsPerBlock = std::int64_t{kWarpsPerBlock} * R;
+        const auto grid = static_cast<unsigned>((a.outDim + rowsPerBlock - 1) / rowsPerBlock);
+        gemvVecKernel<T, B, R><<<grid, kThreads, 0, stream>>>(w, x, bias, y, a.outDim, a.inDim, xStride, yStride);
+    } else {
+        const auto grid = static_cast<unsigned>((a.outDim + kWarpsPerBlock - 1) / kWarpsPerBlock);
+        gemvScalarKernel<T, B><<<grid, kThreads, 0, stream>>>(w, x, bias, y, a.outDim, a.inDim, xStride, yStride);
+    }
 }
 
 template <typename T>
@@ -116,6 +198,7 @@ KernelStatus gemv(const GemvArgs& a, StreamHandle stream)
     HEARTH_KERNEL_REQUIRE(a.nRows >= 1 && a.nRows <= kGemvMaxRows, "gemv takes 1 to 8 rows; use the GEMM for more");
     HEARTH_KERNEL_REQUIRE(a.outDim >= 0 && a.inDim >= 1, "gemv shape must be positive");
     HEARTH_KERNEL_REQUIRE((a.outDim + kWarpsPerBlock - 1) / kWarpsPerBlock < (std::int64_t{1} << 31), "outDim too large");
+    HEARTH_KERNEL_REQUIRE(a.inDim <= std::numeric_limits<int>::max(), "inDim too large");
     HEARTH_KERNEL_REQUIRE(a.xStride == 0 || a.xStride >= a.inDim, "x stride shorter than a row");
     HEARTH_KERNEL_REQUIRE(a.yStride == 0 || a.yStride >= a.outDim, "y stride shorter than a row");
     HEARTH_KERNEL_REQUIRE(a.weight && a.x && a.y, "gemv needs weight, x and y");

@@ -1,6 +1,8 @@
 // LoRA shrink and expand with a per-row adapter.
 // Shrink: grid (row, rank chunk of 8), 256 threads; one warp per (row, rank index) dot product
-// over inDim, lanes striding the A row and x (2-byte loads, coalesced). Reads rank*inDim of A
+// over inDim, lanes striding the A row and x in 16-byte chunks when inDim % 8 == 0 and both rows
+// are 16-byte aligned (checked on the device: A's pointers live in a device table), 2-byte loads
+// otherwise. Reads rank*inDim of A
 // per row (rows sharing an adapter reread it from L2) and the x row once per warp (L1).
 // Expand: grid (row, 256 outputs), 256 threads; the row's shrunk vector sits in shared memory,
 // each thread computes one output from its contiguous B row of rank elements and updates y in
@@ -43,10 +45,35 @@ __global__ void shrinkKernel(LoraParams p)
     const int adapter = p.adapterIndex[row];
     const int rank = adapter >= 0 ? min(p.ranks[adapter], static_cast<int>(p.maxRank)) : 0;
     float acc = 0.0f;
-    if (r < rank) {
+    if (r < rank) {  // warp-uniform
         const T* aRow = static_cast<const T*>(p.a[adapter]) + static_cast<std::int64_t>(r) * p.inDim;
         const T* x = static_cast<const T*>(p.x) + row * p.xStride;
-        for (std::int64_t i = lane; i < p.inDim; i += 32)
+        std::int64_t i = 0;
+        if (p.inDim % 8 == 0 && detail::aligned16Device(aRow) && detail::aligned16Device(x)) {
+            // 16-byte chunks, two per lane in flight; the scalar loop below then has nothing left.
+            const std::int64_t nChunks = p.inDim / 8;
+            std::int64_t c = lane;
+            for (; c + 32 < nChunks; c += 64) {
+                float a0[8], a1[8], x0[8], x1[8];
+                detail::load8(aRow + c * 8, a0);
+                detail::load8(aRow + (c + 32) * 8, a1);
+                detail::load8(x + c * 8, x0);
+                detail::load8(x + (c + 32) * 8, x1);
+#pragma unroll
+                for (int k = 0; k < 8; ++k)
+                    acc = fmaf(a0[k], x0[k], fmaf(a1[k], x1[k], acc));
+            }
+            for (; c < nChunks; c += 32) {
+                float a0[8], x0[8];
+                detail::load8(aRow + c * 8, a0);
+                detail::load8(x + c * 8, x0);
+#pragma unroll
+                for (int k = 0; k < 8; ++k)
+                    acc = fmaf(a0[k], x0[k], acc);
+            }
+            i = p.inDim;
+        }
+        for (i += lane; i < p.inDim; i += 32)
             acc = fmaf(toFloat(aRow[i]), toFloat(x[i]), acc);
         acc = detail::warpSum(acc);
     }
@@ -62,16 +89,29 @@ __global__ void expandKernel(LoraParams p)
     const int adapter = p.adapterIndex[row];
     if (adapter < 0)
         return;  // uniform for the block
-    const int rank = min(p.ranks[adapter], static_cast<int>(p.maxRank));  // never past the scratch
+    // B's rows are the adapter's own rank long; only the first maxRank terms fit the scratch.
+    const int bStride = max(p.ranks[adapter], 0);
+    const int rank = min(bStride, static_cast<int>(p.maxRank));
     for (int r = threadIdx.x; r < rank; r += blockDim.x)
         s[r] = p.shrunk[row * p.maxRank + r];
     __syncthreads();
     const std::int64_t o = static_cast<std::int64_t>(blockIdx.y) * blockDim.x + threadIdx.x;
     if (o >= p.outDim)
         return;
-    const T* bRow = static_cast<const T*>(p.b[adapter]) + o * rank;
+    const T* bRow = static_cast<const T*>(p.b[adapter]) + o * bStride;
+    // Eight loads issued before their FMAs, so the walk over the rank is not one round trip per term.
     float acc = 0.0f;
-    for (int r = 0; r < rank; ++r)
+    int r = 0;
+    for (; r + 8 <= rank; r += 8) {
+        float bv[8];
+#pragma unroll
+        for (int k = 0; k < 8; ++k)
+            bv[k] = toFloat(bRow[r + k]);
+#pragma unroll
+        for (int k = 0; k < 8; ++k)
+            acc = fmaf(s[r + k], bv[k], acc);
+    }
+    for (; r < rank; ++r)
         acc = fmaf(s[r], toFloat(bRow[r]), acc);
     T* y = static_cast<T*>(p.y) + row * p.yStride + o;
     *y = fromFloat<T>(toFloat(*y) + p.scales[adapter] * acc);

@@ -1,10 +1,12 @@
 // RMSNorm and residual-add + RMSNorm.
 // Shapes: one thread block per normalised slice (a token row, or one head of it); 32 threads for
-// slices up to 256 elements (per-head norms), 256 threads otherwise. Each slice is read twice
+// slices up to 256 elements (per-head norms), otherwise 256 to 1024 (about n/4, a multiple of 32). Each slice is read twice
 // (sum of squares, then scale; the second read hits L1) and written once; the fused form also
 // reads and writes the residual once. Memory-bound: about 6 bytes per element (8 fused) against
 // a handful of flops, so it runs at DRAM/L2 bandwidth; at decode sizes (one token) it is
 // launch-latency-bound instead, which CUDA graphs hide.
+#include <algorithm>
+
 #include "cuda_check.cuh"
 #include "norm.h"
 
@@ -15,7 +17,7 @@ using detail::fromFloat;
 using detail::toFloat;
 
 template <typename T, bool Fused>
-__global__ void rmsNormKernel(const T* x, T* residual, const T* weight, T* out, std::int64_t nHeads, std::int64_t n,
+__global__ void __launch_bounds__(1024) rmsNormKernel(const T* x, T* residual, const T* weight, T* out, std::int64_t nHeads, std::int64_t n,
                               std::int64_t xStride, std::int64_t outStride, float eps)
 {
     __shared__ float scratch[32];
@@ -50,7 +52,10 @@ KernelStatus launch(const RmsNormArgs& a, StreamHandle stream)
     const std::int64_t outStride = a.outStride ? a.outStride : a.nHeads * a.n;
     const std::int64_t nBlocks = a.nTokens * a.nHeads;
     HEARTH_KERNEL_REQUIRE(nBlocks < (std::int64_t{1} << 31), "too many rows for one launch");
-    const int threads = a.n <= 256 ? 32 : 256;
+    // One warp for per-head slices; long rows get up to 1024 threads (about 4 elements each), so
+    // a decode step's single-row norm is not a long serial walk on one SM.
+    const std::int64_t wide = std::min<std::int64_t>(1024, ((a.n / 4 + 31) / 32) * 32);
+    const int threads = a.n <= 256 ? 32 : static_cast<int>(std::max<std::int64_t>(256, wide));
     rmsNormKernel<T, Fused><<<static_cast<unsigned>(nBlocks), threads, 0, detail::toStream(stream)>>>(
         static_cast<const T*>(a.x), static_cast<T*>(a.residual), static_cast<const T*>(a.weight), static_cast<T*>(a.out),
         a.nHeads, a.n, xStride, outStride, a.eps);

@@ -1,6 +1,6 @@
 // Attention over the paged KV cache: decode (one query token per sequence, split over the
 // context for long sequences) and prefill (many query tokens per sequence, causal, tiled with an
-// online softmax). Both handle GQA (nQHeads a multiple of nKvHeads; query head h reads kv head
+// online softmax; on the tensor cores by default, see PrefillAttentionImpl). Both handle GQA (nQHeads a multiple of nKvHeads; query head h reads kv head
 // h / (nQHeads / nKvHeads)) and head_dim 64, 80, 96 and 128. The new tokens' K/V must already be
 // in the cache (writeKv) before either runs.
 #pragma once
@@ -12,8 +12,9 @@
 
 namespace hearth::kernels {
 
-// Context tokens one decode block handles; sequences longer than this are split and the
-// partial results merged by a second pass.
+// Most context tokens one decode block handles. A launch whose maxContext fits in one partition
+// writes its output directly (no workspace); longer ones are split into partitions of 64, 128 or
+// 256 tokens (decodeAttentionPartitionTokens) and the partial results merged by a second pass.
 inline constexpr std::int64_t kDecodePartitionTokens = 256;
 
 struct DecodeAttentionArgs {
@@ -33,12 +34,23 @@ struct DecodeAttentionArgs {
     std::size_t workspaceBytes = 0;
 };
 
+// Context tokens per decode partition for a launch of nSeqs sequences and this maxContext:
+// kDecodePartitionTokens when maxContext fits in one, else the largest of 256, 128 and 64 that
+// gives at least 64 partitions over the batch (short contexts at batch 1 then fill more SMs).
+std::int64_t decodeAttentionPartitionTokens(std::int64_t nSeqs, std::int64_t maxContext);
 // Scratch the split pass needs (0 when maxContext fits one partition).
 std::size_t decodeAttentionWorkspaceBytes(std::int64_t nSeqs, std::int64_t nQHeads, std::int64_t headDim,
                                           std::int64_t maxContext);
 // out[s, h] = softmax(q[s, h] . K[0..ctx_s) * scale) V[0..ctx_s), fp32 math; a sequence with
 // contextLens 0 gets zeros.
 KernelStatus pagedAttentionDecode(const DecodeAttentionArgs& args, StreamHandle stream);
+
+// Which prefill kernel runs. Auto: the tensor-core kernel where it can run (a device of compute
+// capability 8.0 or newer, q/out/cache addresses and strides on 16-byte boundaries), the fp32
+// one otherwise or when the environment sets HEARTH_PREFILL_ATTN=fp32 (read once per process),
+// so a regression can be bisected without a rebuild. TensorCore refuses what it cannot take;
+// Fp32 is the original CUDA-core kernel, kept as a second implementation for the tests.
+enum class PrefillAttentionImpl { Auto, TensorCore, Fp32 };
 
 struct PrefillAttentionArgs {
     const void* q = nullptr;                 // [nTokens, qStride]: the query tokens of all sequences, in order
@@ -55,9 +67,12 @@ struct PrefillAttentionArgs {
     std::int64_t maxQueryLen = 0;            // >= every nQuery_s; fixes the grid
     float scale = 1.0f;
     PagedKv cache;
+    PrefillAttentionImpl impl = PrefillAttentionImpl::Auto;
 };
 
-// Causal attention: query at position p attends to cached positions [0, p]. fp32 math.
+// Causal attention: query at position p attends to cached positions [0, p]. Tensor cores take
+// fp16/bf16 Q K^T and P V with fp32 accumulation and fp32 softmax statistics (P is rounded to the
+// cache type before P V); the fp32 kernel does all of it in fp32.
 KernelStatus pagedAttentionPrefill(const PrefillAttentionArgs& args, StreamHandle stream);
 
 }  // namespace hearth::kernels

@@ -1,7 +1,8 @@
 // RoPE, in place on q and k.
-// Shapes: one block of 128 threads per token; the token's cos/sin table ([headDim/2] pairs, from
-// the fp32 angle position * invFreq[i] with full-precision sincosf) is built once in shared
-// memory and shared by all its q and k heads. Each element is read and written once: memory-bound
+// Shapes: grid (token, group of 4 heads), 128 threads; each block builds the token's cos/sin
+// table ([headDim/2] pairs, from the fp32 angle position * invFreq[i] with full-precision
+// sincosf) in shared memory and applies it to its 4 q/k heads (several blocks per token, so a
+// decode step's single token is not one long walk on one SM). Each element is read and written once: memory-bound
 // (q+k are ~1/4 of a layer's activations), and at decode sizes launch-bound.
 #include "cuda_check.cuh"
 #include "rope.h"
@@ -13,6 +14,7 @@ using detail::fromFloat;
 using detail::toFloat;
 
 constexpr int kMaxHalf = 256;
+constexpr int kHeadsPerBlock = 4;  // blocks per token = heads / 4: a decode token spreads over SMs
 
 template <typename T>
 __global__ void ropeKernel(T* q, T* k, const std::int32_t* positions, const float* invFreq, float scale,
@@ -31,9 +33,11 @@ __global__ void ropeKernel(T* q, T* k, const std::int32_t* positions, const floa
         sinT[i] = s * scale;
     }
     __syncthreads();
-    const int nPairs = (nQHeads + nKHeads) * half;
+    const int head0 = blockIdx.y * kHeadsPerBlock;
+    const int nHeads = min(kHeadsPerBlock, nQHeads + nKHeads - head0);
+    const int nPairs = nHeads * half;
     for (int idx = threadIdx.x; idx < nPairs; idx += blockDim.x) {
-        const int head = idx / half;
+        const int head = head0 + idx / half;
         const int i = idx % half;
         T* v = head < nQHeads ? q + token * qStride + static_cast<std::int64_t>(head) * headDim
                               : k + token * kStride + static_cast<std::int64_t>(head - nQHeads) * headDim;
@@ -49,7 +53,11 @@ KernelStatus launch(const RopeArgs& a, StreamHandle stream)
 {
     const std::int64_t qStride = a.qStride ? a.qStride : a.nQHeads * a.headDim;
     const std::int64_t kStride = a.kStride ? a.kStride : a.nKHeads * a.headDim;
-    ropeKernel<T><<<static_cast<unsigned>(a.nTokens), 128, 0, detail::toStream(stream)>>>(
+    const std::int64_t nHeads = a.nQHeads + (a.k ? a.nKHeads : 0);
+    if (nHeads == 0)
+        return KernelStatus::success();
+    const dim3 grid(static_cast<unsigned>(a.nTokens), static_cast<unsigned>((nHeads + kHeadsPerBlock - 1) / kHeadsPerBlock));
+    ropeKernel<T><<<grid, 128, 0, detail::toStream(stream)>>>(
         static_cast<T*>(a.q), static_cast<T*>(a.k), a.positions, a.invFreq, a.attentionScale,
         static_cast<int>(a.nQHeads), static_cast<int>(a.k ? a.nKHeads : 0), static_cast<int>(a.headDim), qStride, kStride);
     HEARTH_CUDA_CHECK_LAUNCH();
