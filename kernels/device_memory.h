@@ -12,7 +12,9 @@ namespace hearth::kernels {
 KernelStatus deviceAlloc(void** ptr, std::size_t nBytes);
 // cudaFree; nullptr is fine.
 KernelStatus deviceFree(void* ptr);
-// Synchronous host -> device / device -> host / device -> device copies.
+// Synchronous host -> device / device -> host / device -> device copies. They run on the legacy
+// default stream, which does not wait for streams made by createStream (non-blocking): finish
+// or synchronise work on those streams before copying into memory their kernels use.
 KernelStatus copyToDevice(void* dst, const void* src, std::size_t nBytes);
 KernelStatus copyToHost(void* dst, const void* src, std::size_t nBytes);
 KernelStatus copyDeviceToDevice(void* dst, const void* src, std::size_t nBytes);
