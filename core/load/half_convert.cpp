@@ -58,15 +58,21 @@ std::uint32_t halfToFloatBits(std::uint16_t h)
 
 }  // namespace
 
-std::uint16_t bf16ToHalf(std::uint16_t bf16) { return floatToHalfSaturating(static_cast<std::uint32_t>(bf16) << 16); }
+std::uint16_t floatBitsToHalf(std::uint32_t bits) { return floatToHalfSaturating(bits); }
 
-std::uint16_t halfToBf16(std::uint16_t half)
+std::uint16_t floatBitsToBf16(std::uint32_t x)
 {
-    const std::uint32_t x = halfToFloatBits(half);
     if ((x & 0x7fffffffu) > 0x7f800000u)
         return static_cast<std::uint16_t>((x >> 16) | 0x40u);
     const std::uint32_t roundingBias = 0x7fffu + ((x >> 16) & 1u);
     return static_cast<std::uint16_t>((x + roundingBias) >> 16);
+}
+
+std::uint16_t bf16ToHalf(std::uint16_t bf16) { return floatToHalfSaturating(static_cast<std::uint32_t>(bf16) << 16); }
+
+std::uint16_t halfToBf16(std::uint16_t half)
+{
+    return floatBitsToBf16(halfToFloatBits(half));
 }
 
 void convertBf16ToHalf(std::uint16_t* values, std::size_t n)
