@@ -1,8 +1,9 @@
 // Attention over the paged KV cache: decode (one query token per sequence, split over the
 // context for long sequences) and prefill (many query tokens per sequence, causal, tiled with an
-// online softmax; on the tensor cores by default, see PrefillAttentionImpl). Both handle GQA (nQHeads a multiple of nKvHeads; query head h reads kv head
-// h / (nQHeads / nKvHeads)) and head_dim 64, 80, 96 and 128. The new tokens' K/V must already be
-// in the cache (writeKv) before either runs.
+// online softmax; on the tensor cores by default, see PrefillAttentionImpl). Both handle GQA
+// (nQHeads a multiple of nKvHeads; query head h reads kv head h / (nQHeads / nKvHeads)) and
+// head_dim 64, 80, 96 and 128. The new tokens' K/V must already be in the cache (writeKv) before
+// either runs.
 #pragma once
 
 #include <cstddef>
@@ -46,7 +47,7 @@ std::size_t decodeAttentionWorkspaceBytes(std::int64_t nSeqs, std::int64_t nQHea
 KernelStatus pagedAttentionDecode(const DecodeAttentionArgs& args, StreamHandle stream);
 
 // Which prefill kernel runs. Auto: the tensor-core kernel where it can run (a device of compute
-// capability 8.0 or newer, q/out/cache addresses and strides on 16-byte boundaries), the fp32
+// capability 8.0 or newer, q and cache addresses and strides on 16-byte boundaries), the fp32
 // one otherwise or when the environment sets HEARTH_PREFILL_ATTN=fp32 (read once per process),
 // so a regression can be bisected without a rebuild. TensorCore refuses what it cannot take;
 // Fp32 is the original CUDA-core kernel, kept as a second implementation for the tests.

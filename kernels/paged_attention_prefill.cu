@@ -1,7 +1,8 @@
-// Paged attention for prefill: flash-attention style tiling with an online softmax, causal, GQA.
-// This first version does its math in fp32 on the CUDA cores (no tensor cores): correct and
-// simple, far from the tensor-core roofline; an mma/wgmma version is the planned replacement for
-// long prompts.
+// Paged attention for prefill on the CUDA cores: flash-attention style tiling with an online
+// softmax, causal, GQA, all math in fp32. The tensor-core kernel (paged_attention_prefill_tc.cu)
+// is the default; this one stays as the fallback (pre-Ampere devices, unaligned q or cache) and
+// as a second implementation the tests and a bisection can select (PrefillAttentionImpl::Fp32,
+// HEARTH_PREFILL_ATTN=fp32). This file also holds the public launcher that picks between them.
 // Shapes: grid (row tile, kv head, sequence), 128 threads (4 warps). A block owns 16 query rows,
 // a row being one (query token, query head) of the kv head's GQA group, so K/V tiles are shared by
 // the group. Per KV tile of 32 positions the block stages K and V (fp32, K rows padded against
@@ -11,8 +12,12 @@
 // Traffic: K/V of the visible context once per (16-row tile, kv head) (L2 absorbs most repeats),
 // q and out once. Bound by fp32 FMA throughput for long prompts (about 4 * rows * ctx * headDim
 // flops), by the context read for short ones.
+#include <cstdlib>
+#include <cstring>
+
 #include "cuda_check.cuh"
 #include "paged_attention.h"
+#include "paged_attention_prefill_tc.cuh"
 
 namespace hearth::kernels {
 namespace {
@@ -198,6 +203,27 @@ KernelStatus dispatchHeadDim(const PrefillParams& p, const PrefillAttentionArgs&
     }
 }
 
+// HEARTH_PREFILL_ATTN=fp32 in the environment, read once per process.
+bool fp32ForcedByEnvironment()
+{
+    static const bool forced = [] {
+        const char* v = std::getenv("HEARTH_PREFILL_ATTN");
+        return v != nullptr && std::strcmp(v, "fp32") == 0;
+    }();
+    return forced;
+}
+
+// Whether the current device has the tensor-core instructions the fast kernel uses (sm_80+).
+KernelStatus hasTensorCoreKernel(bool* yes)
+{
+    int device = 0;
+    int major = 0;
+    HEARTH_CUDA_CHECK(cudaGetDevice(&device));
+    HEARTH_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+    *yes = major >= 8;
+    return KernelStatus::success();
+}
+
 }  // namespace
 
 KernelStatus pagedAttentionPrefill(const PrefillAttentionArgs& a, StreamHandle stream)
@@ -215,13 +241,28 @@ KernelStatus pagedAttentionPrefill(const PrefillAttentionArgs& a, StreamHandle s
     HEARTH_KERNEL_REQUIRE(a.qStride % 2 == 0 && a.outStride % 2 == 0, "q/out strides must be even");
     HEARTH_KERNEL_REQUIRE(a.q && a.out && a.queryStart && a.contextLens && a.blockTables,
                           "prefill attention needs q, out, query starts, lengths and tables");
+    const std::int64_t qStride = a.qStride ? a.qStride : row;
+    const std::int64_t outStride = a.outStride ? a.outStride : row;
+    const bool aligned = detail::prefillTensorCoreAligned(a, qStride);
+    HEARTH_KERNEL_REQUIRE(a.impl != PrefillAttentionImpl::TensorCore || aligned,
+                          "the tensor-core prefill needs q and the KV cache 16-byte aligned, with strides in "
+                          "multiples of 8 elements");
     if (a.nSeqs == 0 || a.maxQueryLen == 0)
         return KernelStatus::success();
+    if (a.impl == PrefillAttentionImpl::TensorCore ||
+        (a.impl == PrefillAttentionImpl::Auto && aligned && !fp32ForcedByEnvironment())) {
+        bool tensorCores = false;
+        HEARTH_KERNEL_TRY(hasTensorCoreKernel(&tensorCores));
+        HEARTH_KERNEL_REQUIRE(tensorCores || a.impl == PrefillAttentionImpl::Auto,
+                              "the tensor-core prefill needs compute capability 8.0 or newer");
+        if (tensorCores)
+            return detail::prefillAttentionTensorCore(a, qStride, outStride, detail::toStream(stream));
+    }
     PrefillParams p{};
     p.q = a.q;
     p.out = a.out;
-    p.qStride = a.qStride ? a.qStride : row;
-    p.outStride = a.outStride ? a.outStride : row;
+    p.qStride = qStride;
+    p.outStride = outStride;
     p.queryStart = a.queryStart;
     p.contextLens = a.contextLens;
     p.blockTables = a.blockTables;

@@ -134,6 +134,29 @@ private slots:
         r.headDim = 63;
         expectRefused(hk::applyRope(r, nullptr), "even");
     }
+
+    // The tensor-core prefill's 16-byte copies: asked for explicitly, it refuses q, cache or
+    // strides off those boundaries (before any CUDA call); Auto takes the fp32 kernel instead.
+    void prefillTensorCoreAlignment()
+    {
+        hk::PrefillAttentionArgs p;
+        p.q = p.out = fakePointer();
+        p.queryStart = p.contextLens = p.blockTables = static_cast<const std::int32_t*>(fakePointer());
+        p.maxPagesPerSeq = 4;
+        p.nSeqs = 1;
+        p.nQHeads = 4;
+        p.maxQueryLen = 1;
+        p.cache = validCache(128);
+        p.impl = hk::PrefillAttentionImpl::TensorCore;
+        p.cache.tokenStride = 128 + 2;  // even, so the common checks pass, but not a multiple of 8
+        expectRefused(hk::pagedAttentionPrefill(p, nullptr), "16-byte");
+        p.cache = validCache(128);
+        p.qStride = 4 * 128 + 4;
+        expectRefused(hk::pagedAttentionPrefill(p, nullptr), "16-byte");
+        p.qStride = 0;
+        p.q = static_cast<const char*>(fakePointer()) + 4;
+        expectRefused(hk::pagedAttentionPrefill(p, nullptr), "16-byte");
+    }
 };
 
 QTEST_APPLESS_MAIN(TestGpuLaunchChecks)

@@ -3,11 +3,14 @@
 // GQA ratios 1, 4, 7 and 12 (more than the 8 query heads one decode block takes), both page
 // layouts, odd page sizes with partly filled last pages, contexts of 1 to 1100 tokens (several
 // decode partitions, merged by the second pass), a decode grid sized for a longer maxContext than
-// any sequence has (as a CUDA graph would be), and q read from a fused [q | k | v] row.
-// Tolerance: toleranceFor(type) on the output scale; the kernels' fp32 math differs from the
-// reference only in summation order and __expf.
+// any sequence has (as a CUDA graph would be), and q read from a fused [q | k | v] row. Prefill
+// runs both kernels: the tensor-core one (the default) and the fp32 one kept beside it.
+// Tolerance: toleranceFor(type) on the output scale; the fp32 kernels differ from the reference
+// only in summation order and __expf; the tensor-core prefill also rounds P to fp16/bf16 before
+// P V (relative 2^-11 / 2^-8 per weight, averaged over the context), well inside the bound.
 #include <QtTest>
 
+#include <chrono>
 #include <cmath>
 
 #include "gpu_test_util.h"
@@ -167,12 +170,39 @@ private slots:
         GPU_COMPARE(::gputest::decode(gotBits, c.type), ref, toleranceFor(c.type, rms(ref)));
     }
 
-    void prefill_data() { addCases(); }
+    void prefill_data()
+    {
+        QTest::addColumn<int>("impl");
+        QTest::addColumn<int>("type");
+        QTest::addColumn<int>("headDim");
+        QTest::addColumn<int>("nKvHeads");
+        QTest::addColumn<int>("ratio");
+        QTest::addColumn<int>("layout");
+        for (auto impl : {hk::PrefillAttentionImpl::TensorCore, hk::PrefillAttentionImpl::Fp32})
+            for (int t : {0, 1})
+                for (int headDim : {64, 80, 96, 128})
+                    for (auto [nKv, ratio] : {std::pair{2, 1}, std::pair{1, 4}, std::pair{2, 7}, std::pair{1, 12}})
+                        for (int layout : {0, 1}) {
+                            const bool tc = impl == hk::PrefillAttentionImpl::TensorCore;
+                            if (!tc && (layout == 1 || ratio == 4 || ratio == 12))
+                                continue;  // the fp32 kernel, kept for bisection, gets a smaller sample
+                            const std::string name = std::string(tc ? "tc " : "fp32 ") +
+                                                     typeName(static_cast<ElemType>(t)) + " hd " + std::to_string(headDim) +
+                                                     " kv " + std::to_string(nKv) + " gqa " + std::to_string(ratio) +
+                                                     " layout " + std::to_string(layout);
+                            QTest::newRow(name.c_str()) << static_cast<int>(impl) << t << headDim << nKv << ratio << layout;
+                        }
+    }
 
-    // Sequences (queries, cached before them): a 1-token prompt, a fresh 7-token prompt, a chunk
-    // of 83 after 5 cached tokens, 40 after 300 (past one KV tile many times), 1 after 769.
+    // Sequences (queries, cached before them): 1-token and 7-token prompts, a chunk of 83 after 5
+    // cached tokens, a fresh 769-token prompt (many 64-row tiles, the last one partial), chunks of
+    // 40 and 83 after 300 (a prefix that is not a multiple of a tile or a page), 1 after 769 and 7
+    // after 5. Layout 1 (7-token pages) also writes out through a padded row stride, with a grid
+    // sized for longer queries than any sequence has: the padding columns and a guard row after
+    // the last token must keep their sentinel, so rows past a sequence are never written.
     void prefill()
     {
+        QFETCH(int, impl);
         QFETCH(int, type);
         QFETCH(int, headDim);
         QFETCH(int, nKvHeads);
@@ -184,8 +214,10 @@ private slots:
         c.pageTokens = layout == 0 ? 16 : 7;
         c.nKvHeads = nKvHeads;
         c.headDim = headDim;
-        std::mt19937 rng(303u + static_cast<unsigned>(headDim * 13 + nKvHeads * 7 + ratio * 3 + layout + type * 1000));
-        const std::vector<std::pair<int, int>> seqs = {{1, 0}, {7, 0}, {83, 5}, {40, 300}, {1, 769}};
+        std::mt19937 rng(303u + static_cast<unsigned>(headDim * 13 + nKvHeads * 7 + ratio * 3 + layout + type * 1000 +
+                                                      impl * 5000));
+        const std::vector<std::pair<int, int>> seqs = {{1, 0},    {7, 0},    {83, 5},  {769, 0},
+                                                       {40, 300}, {83, 300}, {1, 769}, {7, 5}};
         std::vector<int> lengths;
         std::vector<std::int32_t> ctx, queryStart{0};
         int maxQuery = 0;
@@ -199,31 +231,52 @@ private slots:
         GPU_OK(c.upload());
         const std::int64_t nTokens = queryStart.back();
         const std::int64_t nQHeads = nKvHeads * ratio;
+        const std::int64_t row = nQHeads * headDim;
         const std::int64_t qStride = (nQHeads + 2 * nKvHeads) * headDim;
+        const std::int64_t outStride = layout == 0 ? row : row + 8;
         const auto q = randomValues(rng, static_cast<std::size_t>(nTokens * qStride), -4.0f, 4.0f, c.type);
         const float scale = 1.0f / std::sqrt(static_cast<float>(headDim));
+        constexpr std::uint16_t kSentinel = 0x3c01;  // 1.0009766 in fp16, 1.0078125 in bf16: no output is exactly it
+        const std::vector<std::uint16_t> initial(static_cast<std::size_t>((nTokens + 1) * outStride), kSentinel);
 
         DeviceBuffer dQ, dOut, dCtx, dStart;
         GPU_OK(dQ.upload(encode(q, c.type)));
-        GPU_OK(dOut.alloc(static_cast<std::size_t>(nTokens * nQHeads * headDim) * 2));
+        GPU_OK(dOut.upload(initial));
         GPU_OK(dCtx.upload(ctx));
         GPU_OK(dStart.upload(queryStart));
         hk::PrefillAttentionArgs args;
         args.q = dQ.get();
         args.out = dOut.get();
         args.qStride = qStride;
+        args.outStride = outStride;
         args.queryStart = dStart.as<std::int32_t>();
         args.contextLens = dCtx.as<std::int32_t>();
         args.blockTables = c.dTables.as<std::int32_t>();
         args.maxPagesPerSeq = c.maxPagesPerSeq;
         args.nSeqs = static_cast<std::int64_t>(seqs.size());
         args.nQHeads = nQHeads;
-        args.maxQueryLen = maxQuery;
+        args.maxQueryLen = layout == 0 ? maxQuery : maxQuery + 70;
         args.scale = scale;
         args.cache = c.paged();
+        args.impl = static_cast<hk::PrefillAttentionImpl>(impl);
         GPU_OK(hk::pagedAttentionPrefill(args, nullptr));
-        std::vector<std::uint16_t> gotBits(static_cast<std::size_t>(nTokens * nQHeads * headDim));
-        GPU_OK(dOut.download(gotBits));
+        std::vector<std::uint16_t> outBits(initial.size());
+        GPU_OK(dOut.download(outBits));
+
+        std::vector<std::uint16_t> gotBits(static_cast<std::size_t>(nTokens * row));
+        std::int64_t untouched = 0;
+        std::int64_t padding = 0;
+        for (std::int64_t i = 0; i < static_cast<std::int64_t>(outBits.size()); ++i) {
+            const std::int64_t token = i / outStride;
+            const std::int64_t col = i % outStride;
+            if (token < nTokens && col < row) {
+                gotBits[static_cast<std::size_t>(token * row + col)] = outBits[static_cast<std::size_t>(i)];
+            } else {
+                ++padding;
+                untouched += outBits[static_cast<std::size_t>(i)] == kSentinel;
+            }
+        }
+        QCOMPARE(untouched, padding);
 
         std::vector<float> ref(gotBits.size());
         for (std::size_t s = 0; s < seqs.size(); ++s) {
@@ -236,6 +289,82 @@ private slots:
             }
         }
         GPU_COMPARE(::gputest::decode(gotBits, c.type), ref, toleranceFor(c.type, rms(ref)));
+    }
+
+    void prefillQwen7bShape_data()
+    {
+        QTest::addColumn<int>("type");
+        QTest::newRow("f16") << static_cast<int>(ElemType::F16);
+        QTest::newRow("bf16") << static_cast<int>(ElemType::BF16);
+    }
+
+    // The issue #5 shape: one fresh 512-token prompt, 28 query heads on 4 kv heads, head_dim 128,
+    // 16-token pages. Both kernels against the reference, then each timed over 28 launches (one
+    // per layer of Qwen2.5-7B), reported for docs/PERFORMANCE.md; the times are not asserted.
+    void prefillQwen7bShape()
+    {
+        QFETCH(int, type);
+        PagedCacheFixture c;
+        c.type = static_cast<ElemType>(type);
+        c.nKvHeads = 4;
+        c.headDim = 128;
+        std::mt19937 rng(404u + static_cast<unsigned>(type));
+        constexpr int kTokens = 512;
+        c.build(rng, {kTokens}, 0);
+        GPU_OK(c.upload());
+        const std::int64_t nQHeads = 28;
+        const std::int64_t row = nQHeads * c.headDim;
+        const std::int64_t qStride = row + 2 * c.nKvHeads * c.headDim;
+        const auto q = randomValues(rng, static_cast<std::size_t>(kTokens * qStride), -4.0f, 4.0f, c.type);
+        const float scale = 1.0f / std::sqrt(128.0f);
+        const std::vector<std::int32_t> ctx{kTokens}, queryStart{0, kTokens};
+        DeviceBuffer dQ, dOut, dCtx, dStart;
+        GPU_OK(dQ.upload(encode(q, c.type)));
+        GPU_OK(dOut.alloc(static_cast<std::size_t>(kTokens * row) * 2));
+        GPU_OK(dCtx.upload(ctx));
+        GPU_OK(dStart.upload(queryStart));
+        hk::PrefillAttentionArgs args;
+        args.q = dQ.get();
+        args.out = dOut.get();
+        args.qStride = qStride;
+        args.queryStart = dStart.as<std::int32_t>();
+        args.contextLens = dCtx.as<std::int32_t>();
+        args.blockTables = c.dTables.as<std::int32_t>();
+        args.maxPagesPerSeq = c.maxPagesPerSeq;
+        args.nSeqs = 1;
+        args.nQHeads = nQHeads;
+        args.maxQueryLen = kTokens;
+        args.scale = scale;
+        args.cache = c.paged();
+
+        std::vector<float> ref(static_cast<std::size_t>(kTokens * row));
+        for (std::int64_t t = 0; t < kTokens; ++t)
+            for (std::int64_t h = 0; h < nQHeads; ++h)
+                c.reference(q.data() + t * qStride + h * c.headDim, 0, h / 7, t + 1, scale,
+                            ref.data() + (t * nQHeads + h) * c.headDim);
+        for (auto impl : {hk::PrefillAttentionImpl::TensorCore, hk::PrefillAttentionImpl::Fp32}) {
+            args.impl = impl;
+            GPU_OK(hk::deviceMemset(dOut.get(), 0, static_cast<std::size_t>(kTokens * row) * 2));
+            GPU_OK(hk::pagedAttentionPrefill(args, nullptr));
+            std::vector<std::uint16_t> gotBits(ref.size());
+            GPU_OK(dOut.download(gotBits));
+            GPU_COMPARE(::gputest::decode(gotBits, c.type), ref, toleranceFor(c.type, rms(ref)));
+
+            constexpr int kLayers = 28;
+            constexpr int kReps = 5;
+            for (int i = 0; i < kLayers; ++i)  // warm-up
+                GPU_OK(hk::pagedAttentionPrefill(args, nullptr));
+            GPU_OK(hk::deviceSynchronize());
+            const auto start = std::chrono::steady_clock::now();
+            for (int r = 0; r < kReps; ++r)
+                for (int i = 0; i < kLayers; ++i)
+                    GPU_OK(hk::pagedAttentionPrefill(args, nullptr));
+            GPU_OK(hk::deviceSynchronize());
+            const double ms =
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() / kReps;
+            qInfo("prefill attention %s %s, 512 tokens x 28 layers (28 q / 4 kv heads, head_dim 128): %.3f ms",
+                  impl == hk::PrefillAttentionImpl::TensorCore ? "tensor cores" : "fp32", typeName(c.type), ms);
+        }
     }
 
     void refusesUnsupportedHeadDim()
