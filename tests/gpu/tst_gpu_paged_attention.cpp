@@ -192,6 +192,11 @@ private slots:
                                                      " layout " + std::to_string(layout);
                             QTest::newRow(name.c_str()) << static_cast<int>(impl) << t << headDim << nKv << ratio << layout;
                         }
+        // Auto with q two elements off a 16-byte boundary: must take the fp32 kernel, not fault.
+        for (int t : {0, 1}) {
+            const std::string name = std::string("auto unaligned q ") + typeName(static_cast<ElemType>(t));
+            QTest::newRow(name.c_str()) << static_cast<int>(hk::PrefillAttentionImpl::Auto) << t << 80 << 2 << 7 << 1;
+        }
     }
 
     // Sequences (queries, cached before them): 1-token and 7-token prompts, a chunk of 83 after 5
@@ -199,7 +204,8 @@ private slots:
     // 40 and 83 after 300 (a prefix that is not a multiple of a tile or a page), 1 after 769 and 7
     // after 5. Layout 1 (7-token pages) also writes out through a padded row stride, with a grid
     // sized for longer queries than any sequence has: the padding columns and a guard row after
-    // the last token must keep their sentinel, so rows past a sequence are never written.
+    // the last token must keep their sentinel, so rows past a sequence are never written. The
+    // Auto rows read q two elements off a 16-byte boundary, which the tensor-core copies cannot.
     void prefill()
     {
         QFETCH(int, impl);
@@ -239,13 +245,18 @@ private slots:
         constexpr std::uint16_t kSentinel = 0x3c01;  // 1.0009766 in fp16, 1.0078125 in bf16: no output is exactly it
         const std::vector<std::uint16_t> initial(static_cast<std::size_t>((nTokens + 1) * outStride), kSentinel);
 
+        const bool unalignedQ = impl == static_cast<int>(hk::PrefillAttentionImpl::Auto);
+        std::vector<std::uint16_t> qBits = encode(q, c.type);
+        if (unalignedQ)
+            qBits.insert(qBits.begin(), 2, std::uint16_t{0});
+
         DeviceBuffer dQ, dOut, dCtx, dStart;
-        GPU_OK(dQ.upload(encode(q, c.type)));
+        GPU_OK(dQ.upload(qBits));
         GPU_OK(dOut.upload(initial));
         GPU_OK(dCtx.upload(ctx));
         GPU_OK(dStart.upload(queryStart));
         hk::PrefillAttentionArgs args;
-        args.q = dQ.get();
+        args.q = dQ.as<std::uint16_t>() + (unalignedQ ? 2 : 0);
         args.out = dOut.get();
         args.qStride = qStride;
         args.outStride = outStride;
