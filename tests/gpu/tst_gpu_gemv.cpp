@@ -1,6 +1,8 @@
 // Decode GEMV (1..8 rows of x against W [out, in]) and the cuBLAS GEMM wrapper against a plain
-// fp64 host product on the same rounded inputs. Widths cover the 16-byte vector path (in % 8 == 0)
-// and the scalar fallback (in = 7, 83), biases, strided x/y, fp32 output and beta = 1 accumulation.
+// fp64 host product on the same rounded inputs. Widths cover the 16-byte vector path (in % 8 == 0,
+// with and without a remainder after the unrolled steps, up to the 7B down projection's 18944),
+// the scalar fallback (in = 7, 83, and x not 16-byte aligned), 1 and 2 weight rows per warp with
+// a partial last warp (odd outDim), biases, strided x/y, fp32 output and beta = 1 accumulation.
 #include <QtTest>
 
 #include <memory>
@@ -47,9 +49,9 @@ private slots:
         QTest::addColumn<int>("inDim");
         QTest::addColumn<bool>("bias");
         for (int t : {0, 1})
-            for (int nRows : {1, 3, 7, 8})
+            for (int nRows : {1, 2, 3, 7, 8})
                 for (int outDim : {1, 7, 83, 769})
-                    for (int inDim : {7, 64, 83, 1000, 3584}) {
+                    for (int inDim : {7, 64, 83, 1000, 3584, 18944}) {
                         const bool bias = (outDim + inDim + nRows) % 2 == 0;
                         const std::string name = std::string(typeName(static_cast<ElemType>(t))) + " rows " +
                                                  std::to_string(nRows) + " out " + std::to_string(outDim) + " in " +
@@ -106,6 +108,49 @@ private slots:
             }
         const auto ref = hostProduct(x, xStride, w, bias ? &b : nullptr, nRows, outDim, inDim);
         GPU_COMPARE(got, ref, toleranceFor(t, rms(ref)));
+    }
+
+    void gemvUnalignedX_data()
+    {
+        QTest::addColumn<int>("type");
+        QTest::addColumn<int>("nRows");
+        for (int t : {0, 1})
+            for (int nRows : {1, 2, 8}) {
+                const std::string name = std::string(typeName(static_cast<ElemType>(t))) + " rows " + std::to_string(nRows);
+                QTest::newRow(name.c_str()) << t << nRows;
+            }
+    }
+
+    // inDim a multiple of 8 but x starting 2 bytes past a 16-byte boundary (a view into a wider
+    // buffer): the 16-byte path must not be taken, the scalar one gives the same products.
+    void gemvUnalignedX()
+    {
+        QFETCH(int, type);
+        QFETCH(int, nRows);
+        const auto t = static_cast<ElemType>(type);
+        const int outDim = 300;
+        const int inDim = 512;
+        std::mt19937 rng(31u + static_cast<unsigned>(nRows));
+        const auto w = randomValues(rng, static_cast<std::size_t>(outDim) * inDim, -1.0f, 1.0f, t);
+        const auto xAll = randomValues(rng, static_cast<std::size_t>(nRows) * inDim + 1, -1.0f, 1.0f, t);
+        const std::vector<float> x(xAll.begin() + 1, xAll.end());
+        DeviceBuffer dW, dX, dY;
+        GPU_OK(dW.upload(encode(w, t)));
+        GPU_OK(dX.upload(encode(xAll, t)));
+        GPU_OK(dY.alloc(static_cast<std::size_t>(nRows) * outDim * 2));
+        hk::GemvArgs args;
+        args.weight = dW.get();
+        args.x = dX.as<std::uint16_t>() + 1;
+        args.y = dY.get();
+        args.nRows = nRows;
+        args.outDim = outDim;
+        args.inDim = inDim;
+        args.type = t;
+        GPU_OK(hk::gemv(args, nullptr));
+        std::vector<std::uint16_t> gotBits(static_cast<std::size_t>(nRows) * outDim);
+        GPU_OK(dY.download(gotBits));
+        const auto ref = hostProduct(x, inDim, w, nullptr, nRows, outDim, inDim);
+        GPU_COMPARE(decode(gotBits, t), ref, toleranceFor(t, rms(ref)));
     }
 
     void gemvRefusesTooManyRows()

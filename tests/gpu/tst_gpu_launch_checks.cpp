@@ -79,11 +79,30 @@ private slots:
         expectRefused(hk::pagedAttentionPrefill(p, nullptr), "even");
     }
 
+    // Partition sizes: one partition up to 256 tokens; beyond, the largest of 256/128/64 that
+    // gives >= 64 partitions over the batch (so batch 1 at 1K spreads over 64 blocks per kv head
+    // group, and 32K keeps 256-token partitions with 128 of them).
+    void decodePartitions()
+    {
+        QCOMPARE(hk::decodeAttentionPartitionTokens(1, 1), std::int64_t{256});
+        QCOMPARE(hk::decodeAttentionPartitionTokens(1, 256), std::int64_t{256});
+        QCOMPARE(hk::decodeAttentionPartitionTokens(1, 257), std::int64_t{64});
+        QCOMPARE(hk::decodeAttentionPartitionTokens(1, 1024), std::int64_t{64});
+        QCOMPARE(hk::decodeAttentionPartitionTokens(1, 8192), std::int64_t{128});
+        QCOMPARE(hk::decodeAttentionPartitionTokens(1, 16384), std::int64_t{256});
+        QCOMPARE(hk::decodeAttentionPartitionTokens(1, 32768), std::int64_t{256});
+        QCOMPARE(hk::decodeAttentionPartitionTokens(8, 1024), std::int64_t{128});
+        QCOMPARE(hk::decodeAttentionPartitionTokens(64, 300), std::int64_t{256});
+        QCOMPARE(hk::decodeAttentionWorkspaceBytes(1, 28, 128, 32768), std::size_t{28 * 128} * sizeof(float) * (128 + 2));
+        QCOMPARE(hk::decodeAttentionWorkspaceBytes(1, 28, 128, 1024), std::size_t{28 * 16} * sizeof(float) * (128 + 2));
+    }
+
     void decodeWorkspace()
     {
         QCOMPARE(hk::decodeAttentionWorkspaceBytes(3, 28, 128, hk::kDecodePartitionTokens), std::size_t{0});
         const std::size_t need = hk::decodeAttentionWorkspaceBytes(3, 28, 128, 3 * hk::kDecodePartitionTokens + 1);
-        QCOMPARE(need, std::size_t{3 * 28 * 4} * sizeof(float) * (128 + 2));
+        // 769 tokens over 3 sequences: even 64-token partitions give only 3 x 13 = 39, so 64 it is.
+        QCOMPARE(need, std::size_t{3 * 28 * 13} * sizeof(float) * (128 + 2));
         hk::DecodeAttentionArgs d;
         d.q = d.out = fakePointer();
         d.blockTables = static_cast<const std::int32_t*>(fakePointer());
@@ -99,6 +118,10 @@ private slots:
         expectRefused(hk::pagedAttentionDecode(d, nullptr), "workspace too small");
         d.maxPagesPerSeq = 2;
         expectRefused(hk::pagedAttentionDecode(d, nullptr), "block table");
+        d.maxPagesPerSeq = 100;
+        d.workspaceBytes = need;
+        d.q = static_cast<const char*>(fakePointer()) + 2;
+        expectRefused(hk::pagedAttentionDecode(d, nullptr), "4-byte aligned");
     }
 
     void samplingAndLora()

@@ -1,6 +1,7 @@
 // LoRA shrink/expand with a different adapter per row (or none) against an fp64 host
-// y + scale_i * B_i (A_i x): three adapters of ranks 8, 16 and 64 (maxRank 64), rows choosing at
-// random among them and "no adapter", strided x and y (an output slice of a fused projection).
+// y + scale_i * B_i (A_i x): four adapters of ranks 8, 16, 64 and 13 (maxRank 64), rows choosing
+// at random among them and "no adapter", strided x and y (an output slice of a fused projection;
+// the odd x stride leaves only every 8th row 16-byte aligned, so both shrink paths run).
 // Rows without an adapter, and the columns outside the slice, must come back bit-identical.
 #include <QtTest>
 
@@ -23,7 +24,7 @@ private slots:
         QTest::addColumn<int>("outDim");
         for (int t : {0, 1})
             for (int nRows : {1, 7, 83, 769})
-                for (auto [in, out] : {std::pair{64, 83}, std::pair{896, 1024}, std::pair{83, 7}}) {
+                for (auto [in, out] : {std::pair{64, 83}, std::pair{896, 1024}, std::pair{83, 7}, std::pair{3584, 40}}) {
                     const std::string name = std::string(typeName(static_cast<ElemType>(t))) + " rows " +
                                              std::to_string(nRows) + " in " + std::to_string(in) + " out " +
                                              std::to_string(out);
@@ -38,8 +39,9 @@ private slots:
         QFETCH(int, inDim);
         QFETCH(int, outDim);
         const auto t = static_cast<ElemType>(type);
-        const std::vector<std::int32_t> ranks = {8, 16, 64};
-        const std::vector<float> scales = {2.0f, 0.5f, 0.125f};
+        // 13: a rank that is not a multiple of the expand kernel's 8-term steps.
+        const std::vector<std::int32_t> ranks = {8, 16, 64, 13};
+        const std::vector<float> scales = {2.0f, 0.5f, 0.125f, 1.0f};
         const int maxRank = 64;
         const int nAdapters = static_cast<int>(ranks.size());
         const int xStride = inDim + 3;
@@ -123,6 +125,59 @@ private slots:
         }
         if (!ref.empty())
             GPU_COMPARE(got, ref, toleranceFor(t, rms(ref)));
+    }
+    // An adapter whose rank exceeds the launch's maxRank (a caller bug the launcher cannot see:
+    // ranks live on the device) uses its first maxRank terms and still reads B with its own row
+    // length, never a row of the wrong stride.
+    void rankAboveMaxRank()
+    {
+        const ElemType t = ElemType::F16;
+        const int inDim = 64, outDim = 40, rank = 24, maxRank = 16;
+        std::mt19937 rng(707u);
+        const auto a = randomValues(rng, static_cast<std::size_t>(rank) * inDim, -0.5f, 0.5f, t);
+        const auto b = randomValues(rng, static_cast<std::size_t>(outDim) * rank, -0.5f, 0.5f, t);
+        const auto x = randomValues(rng, static_cast<std::size_t>(inDim), -1.0f, 1.0f, t);
+        const std::vector<float> y0(static_cast<std::size_t>(outDim), 0.0f);
+        DeviceBuffer dA, dB, dX, dY, dIndex, dAPtrs, dBPtrs, dRanks, dScales, dShrunk;
+        GPU_OK(dA.upload(encode(a, t)));
+        GPU_OK(dB.upload(encode(b, t)));
+        GPU_OK(dX.upload(encode(x, t)));
+        GPU_OK(dY.upload(encode(y0, t)));
+        GPU_OK(dIndex.upload(std::vector<std::int32_t>{0}));
+        GPU_OK(dAPtrs.upload(std::vector<const void*>{dA.get()}));
+        GPU_OK(dBPtrs.upload(std::vector<const void*>{dB.get()}));
+        GPU_OK(dRanks.upload(std::vector<std::int32_t>{rank}));
+        GPU_OK(dScales.upload(std::vector<float>{1.0f}));
+        GPU_OK(dShrunk.alloc(static_cast<std::size_t>(maxRank) * sizeof(float)));
+        hk::LoraArgs args;
+        args.x = dX.get();
+        args.y = dY.get();
+        args.adapterIndex = dIndex.as<std::int32_t>();
+        args.a = dAPtrs.as<const void*>();
+        args.b = dBPtrs.as<const void*>();
+        args.ranks = dRanks.as<std::int32_t>();
+        args.scales = dScales.as<float>();
+        args.nRows = 1;
+        args.inDim = inDim;
+        args.outDim = outDim;
+        args.maxRank = maxRank;
+        args.shrunk = dShrunk.as<float>();
+        args.type = t;
+        GPU_OK(hk::loraApply(args, nullptr));
+        std::vector<std::uint16_t> gotBits(y0.size());
+        GPU_OK(dY.download(gotBits));
+        std::vector<float> ref(static_cast<std::size_t>(outDim));
+        for (int o = 0; o < outDim; ++o) {
+            double acc = 0;
+            for (int r = 0; r < maxRank; ++r) {
+                double ax = 0;
+                for (int i = 0; i < inDim; ++i)
+                    ax += static_cast<double>(a[static_cast<std::size_t>(r * inDim + i)]) * x[static_cast<std::size_t>(i)];
+                acc += ax * b[static_cast<std::size_t>(o * rank + r)];
+            }
+            ref[static_cast<std::size_t>(o)] = static_cast<float>(acc);
+        }
+        GPU_COMPARE(decode(gotBits, t), ref, toleranceFor(t, rms(ref)));
     }
 };
 

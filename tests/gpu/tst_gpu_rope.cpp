@@ -27,7 +27,7 @@ private slots:
         for (int t : {0, 1})
             for (int nTokens : {1, 7, 83})
                 for (int headDim : {64, 80, 96, 128})
-                    for (auto [nq, nk] : {std::pair{4, 4}, std::pair{14, 2}, std::pair{28, 4}})
+                    for (auto [nq, nk] : {std::pair{4, 4}, std::pair{14, 2}, std::pair{28, 4}, std::pair{6, 3}})
                         for (bool yarn : {false, true}) {
                             const std::string name = std::string(typeName(static_cast<ElemType>(t))) + " tokens " +
                                                      std::to_string(nTokens) + " hd " + std::to_string(headDim) + " q" +

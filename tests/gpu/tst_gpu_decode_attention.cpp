@@ -1,0 +1,192 @@
+// Split decode attention at the shapes and corner cases the rewrite for bandwidth introduced,
+// against core's cpu::pagedAttention on the same random cache (tst_gpu_paged_attention covers
+// the head_dim x GQA x layout grid at short contexts): batch-1 contexts that pick each partition
+// size (64, 128, 256 tokens) up to 32K tokens with Qwen2.5-7B's GQA 7 and head_dim 128; a
+// cache whose rows are only 4-byte aligned (the kernel's fallback to 4-byte loads); a context
+// length past maxContext (clamped, not read past the block table); and an empty context in a
+// split batch (zeros).
+#include <QtTest>
+
+#include <cmath>
+
+#include "gpu_test_util.h"
+#include "paged_cache_fixture.h"
+
+using namespace gputest;
+namespace hk = hearth::kernels;
+
+namespace {
+
+struct Case {
+    ElemType type = ElemType::F16;
+    std::int64_t headDim = 128;
+    std::int64_t nKvHeads = 2;
+    std::int64_t ratio = 7;
+    std::vector<int> lengths;       // per sequence, as the cache holds them
+    std::vector<int> contextLens;   // what the kernel is told (may exceed maxContext)
+    std::int64_t maxContext = 0;
+    std::int64_t shiftElements = 0; // cache uploaded this many elements past a 256-byte boundary
+};
+
+// Runs the decode kernel on `c` and compares with the CPU reference over min(len, maxContext).
+void runCase(const Case& k, std::uint32_t seed)
+{
+    PagedCacheFixture c;
+    c.type = k.type;
+    c.layout = 0;
+    c.pageTokens = 16;
+    c.nKvHeads = k.nKvHeads;
+    c.headDim = k.headDim;
+    c.nLayers = 1;  // 32K contexts: keep the host copy small
+    c.layer = 0;
+    std::mt19937 rng(seed);
+    c.build(rng, k.lengths, 1);
+    GPU_OK(c.dTables.upload(c.tables));
+    const auto bits = encode(c.cache, c.type);
+    DeviceBuffer dCache;
+    GPU_OK(dCache.alloc((bits.size() + static_cast<std::size_t>(k.shiftElements)) * 2));
+    auto* base = dCache.as<std::uint16_t>() + k.shiftElements;
+    GPU_OK(hk::copyToDevice(base, bits.data(), bits.size() * 2));
+    hk::PagedKv paged = c.paged();
+    paged.kCache = base + c.kOffset();
+    paged.vCache = base + c.vOffset();
+
+    const auto nSeqs = static_cast<std::int64_t>(k.lengths.size());
+    const std::int64_t nQHeads = k.nKvHeads * k.ratio;
+    const std::int64_t qStride = (nQHeads + 2 * k.nKvHeads) * k.headDim;
+    const auto q = randomValues(rng, static_cast<std::size_t>(nSeqs * qStride), -4.0f, 4.0f, c.type);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(k.headDim));
+    QVERIFY(k.maxContext <= c.maxPagesPerSeq * c.pageTokens);
+
+    DeviceBuffer dQ, dOut, dCtx, dWork;
+    GPU_OK(dQ.upload(encode(q, c.type)));
+    const std::vector<std::uint16_t> sentinel(static_cast<std::size_t>(nSeqs * nQHeads * k.headDim), 0x7777);
+    GPU_OK(dOut.upload(sentinel));
+    GPU_OK(dCtx.upload(k.contextLens));
+    const std::size_t workBytes = hk::decodeAttentionWorkspaceBytes(nSeqs, nQHeads, k.headDim, k.maxContext);
+    GPU_OK(dWork.alloc(workBytes));
+    hk::DecodeAttentionArgs args;
+    args.q = dQ.get();
+    args.out = dOut.get();
+    args.qStride = qStride;
+    args.blockTables = c.dTables.as<std::int32_t>();
+    args.maxPagesPerSeq = c.maxPagesPerSeq;
+    args.contextLens = dCtx.as<std::int32_t>();
+    args.nSeqs = nSeqs;
+    args.nQHeads = nQHeads;
+    args.maxContext = k.maxContext;
+    args.scale = scale;
+    args.cache = paged;
+    args.workspace = dWork.get();
+    args.workspaceBytes = workBytes;
+    GPU_OK(hk::pagedAttentionDecode(args, nullptr));
+    std::vector<std::uint16_t> gotBits(sentinel.size());
+    GPU_OK(dOut.download(gotBits));
+
+    std::vector<float> ref(gotBits.size(), 0.0f);
+    for (std::int64_t s = 0; s < nSeqs; ++s) {
+        const std::int64_t n = std::min<std::int64_t>(k.contextLens[static_cast<std::size_t>(s)], k.maxContext);
+        if (n <= 0)
+            continue;  // zeros
+        for (std::int64_t h = 0; h < nQHeads; ++h)
+            c.reference(q.data() + s * qStride + h * k.headDim, s, h / k.ratio, n, scale,
+                        ref.data() + (s * nQHeads + h) * k.headDim);
+    }
+    GPU_COMPARE(::gputest::decode(gotBits, c.type), ref, toleranceFor(c.type, rms(ref)));
+}
+
+}  // namespace
+
+class TestGpuDecodeAttention : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase() { GPU_REQUIRE_DEVICE(); }
+
+    void longContexts_data()
+    {
+        QTest::addColumn<int>("type");
+        QTest::addColumn<int>("context");
+        for (int t : {0, 1})
+            for (int context : {257, 1000, 5000, 9000, 32768}) {
+                const std::string name = std::string(typeName(static_cast<ElemType>(t))) + " ctx " + std::to_string(context) +
+                                         " partition " + std::to_string(hk::decodeAttentionPartitionTokens(1, context));
+                QTest::newRow(name.c_str()) << t << context;
+            }
+    }
+
+    // Batch 1 at 7B's GQA (7 query heads per kv head), head_dim 128; the grid is sized for a
+    // maxContext 100 tokens beyond the sequence, as a captured graph's would be.
+    void longContexts()
+    {
+        QFETCH(int, type);
+        QFETCH(int, context);
+        Case k;
+        k.type = static_cast<ElemType>(type);
+        k.lengths = {context + 100};
+        k.contextLens = {context};
+        k.maxContext = context + 100;
+        runCase(k, 900u + static_cast<unsigned>(context + type));
+    }
+
+    void unalignedCache_data()
+    {
+        QTest::addColumn<int>("type");
+        QTest::addColumn<int>("headDim");
+        QTest::addColumn<int>("context");
+        for (int t : {0, 1})
+            for (int headDim : {64, 80, 96, 128})
+                for (int context : {100, 700}) {
+                    const std::string name = std::string(typeName(static_cast<ElemType>(t))) + " hd " +
+                                             std::to_string(headDim) + " ctx " + std::to_string(context);
+                    QTest::newRow(name.c_str()) << t << headDim << context;
+                }
+    }
+
+    // K/V rows start 4 bytes past a 16-byte boundary: the 4-byte-load path must give the same.
+    void unalignedCache()
+    {
+        QFETCH(int, type);
+        QFETCH(int, headDim);
+        QFETCH(int, context);
+        Case k;
+        k.type = static_cast<ElemType>(type);
+        k.headDim = headDim;
+        k.nKvHeads = 2;
+        k.ratio = 12;  // two group chunks per kv head
+        k.lengths = {context, context / 3 + 1};
+        k.contextLens = {context, context / 3 + 1};
+        k.maxContext = context;
+        k.shiftElements = 2;
+        runCase(k, 1300u + static_cast<unsigned>(headDim + context + type));
+    }
+
+    // A length above maxContext is clamped to it: the table only addresses maxContext tokens
+    // (the last column here is -1, which memcheck would flag if read).
+    void contextBeyondMaxContext()
+    {
+        Case k;
+        k.lengths = {600, 40};
+        k.contextLens = {600 + 333, 40};
+        k.maxContext = 600;
+        runCase(k, 1700u);
+        k.lengths = {200};
+        k.contextLens = {250};
+        k.maxContext = 200;  // single-partition (direct) path
+        runCase(k, 1701u);
+    }
+
+    // An empty sequence inside a split batch gives zeros, the others their attention.
+    void emptyContextInSplitBatch()
+    {
+        Case k;
+        k.type = ElemType::BF16;
+        k.lengths = {1, 700, 1};
+        k.contextLens = {0, 700, 1};
+        k.maxContext = 700;
+        runCase(k, 1800u);
+    }
+};
+
+QTEST_APPLESS_MAIN(TestGpuDecodeAttention)
+#include "tst_gpu_decode_attention.moc"
