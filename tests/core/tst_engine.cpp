@@ -36,25 +36,6 @@ namespace {
 constexpr int kGreedyTokens = 24;
 const char* const kLora = "lora";
 
-struct GoldenPrompt {
-    std::vector<TokenId> ids;
-    std::vector<TokenId> greedy;
-};
-
-std::map<std::string, std::vector<GoldenPrompt>> readGolden()
-{
-    std::map<std::string, std::vector<GoldenPrompt>> out;
-    auto text = readTextFile(std::string(HEARTH_FIXTURES_DIR) + "/reference-models/golden.json");
-    if (!text)
-        return out;
-    const auto json = nlohmann::json::parse(*text, nullptr, false);
-    if (json.is_discarded() || !json.is_object())
-        return out;
-    for (const auto& [model, prompts] : json.items())
-        for (const auto& p : prompts)
-            out[model].push_back({p.at("ids").get<std::vector<TokenId>>(), p.at("greedy").get<std::vector<TokenId>>()});
-    return out;
-}
 
 // Safetensors tensor bytes computed from the file itself: size - 8 - header length.
 std::uint64_t tensorBytesOf(const std::string& file)
@@ -82,7 +63,7 @@ class TestEngine : public QObject {
     Q_OBJECT
 
     std::string m_dir;
-    std::map<std::string, std::vector<GoldenPrompt>> m_golden;
+    std::map<std::string, std::vector<GoldenGreedy>> m_golden;
     std::unique_ptr<Engine> m_d64;   // with the adapter attached as "lora"
     std::unique_ptr<Engine> m_d128;
     std::vector<CollectedRun> m_solo;  // batchInvariance's references
@@ -94,7 +75,7 @@ private slots:
     {
         m_dir = referenceModelsDir();
         QVERIFY2(!m_dir.empty(), "reference models could not be generated");
-        m_golden = readGolden();
+        m_golden = readGoldenGreedy();
         QCOMPARE(m_golden.size(), std::size_t(3));
         auto d64 = loadedEngine(model(kReferenceModelD64));
         QVERIFY2(d64.isOk(), d64.isOk() ? "" : d64.error().toString().c_str());
@@ -119,7 +100,7 @@ private slots:
     {
         QFETCH(QString, key);
         QFETCH(int, prompt);
-        const GoldenPrompt& g = m_golden.at(key.toStdString()).at(static_cast<std::size_t>(prompt));
+        const GoldenGreedy& g = m_golden.at(key.toStdString()).at(static_cast<std::size_t>(prompt));
         const bool lora = key.contains(QLatin1Char('+'));
         Engine& engine = key == QLatin1String("ref-qwen2-d128") ? *m_d128 : *m_d64;
         const CollectedRun run = runRequest(engine, greedyRequest(g.ids, kGreedyTokens, lora ? kLora : ""));
@@ -415,7 +396,7 @@ private slots:
     {
         QFETCH(int, which);
         QFETCH(QString, message);
-        const GoldenPrompt& g = m_golden.at(kReferenceModelD64)[1];
+        const GoldenGreedy& g = m_golden.at(kReferenceModelD64)[1];
         auto good = m_d64->submit(greedyRequest(g.ids, kGreedyTokens));
         QVERIFY(good.isOk());
         GenerateRequest bad = greedyRequest({1, 2, 3}, 4);
@@ -473,7 +454,7 @@ private slots:
     void finishReasons()
     {
         QFETCH(int, which);
-        const GoldenPrompt& g = m_golden.at(kReferenceModelD64)[2];
+        const GoldenGreedy& g = m_golden.at(kReferenceModelD64)[2];
         const auto tok = m_d64->tokenizer();
         GenerateRequest r = greedyRequest(g.ids, kGreedyTokens);
         if (which == 0) {

@@ -22,25 +22,6 @@ using namespace hearth::test;
 
 namespace {
 
-struct GoldenPrompt {
-    std::vector<TokenId> ids;
-    std::vector<TokenId> greedy;
-};
-
-std::map<std::string, std::vector<GoldenPrompt>> readGolden()
-{
-    std::map<std::string, std::vector<GoldenPrompt>> out;
-    auto text = readTextFile(std::string(HEARTH_FIXTURES_DIR) + "/reference-models/golden.json");
-    if (!text)
-        return out;
-    const auto json = nlohmann::json::parse(*text, nullptr, false);
-    if (json.is_discarded() || !json.is_object())
-        return out;
-    for (const auto& [model, prompts] : json.items())
-        for (const auto& p : prompts)
-            out[model].push_back({p.at("ids").get<std::vector<TokenId>>(), p.at("greedy").get<std::vector<TokenId>>()});
-    return out;
-}
 
 }  // namespace
 
@@ -48,14 +29,14 @@ class TestLoadEngine : public QObject {
     Q_OBJECT
 
     std::string m_dir;
-    std::map<std::string, std::vector<GoldenPrompt>> m_golden;
+    std::map<std::string, std::vector<GoldenGreedy>> m_golden;
 
 private slots:
     void initTestCase()
     {
         m_dir = referenceModelsDir();
         QVERIFY2(!m_dir.empty(), "reference models could not be generated");
-        m_golden = readGolden();
+        m_golden = readGoldenGreedy();
         QVERIFY(m_golden.count(kReferenceModelD64) && m_golden.count(kReferenceModelD128));
     }
 
@@ -105,7 +86,7 @@ private slots:
         want.push_back("warming up");
         QCOMPARE(stages, want);
 
-        for (const GoldenPrompt& g : m_golden.at(model.toStdString())) {
+        for (const GoldenGreedy& g : m_golden.at(model.toStdString())) {
             const CollectedRun run = runRequest(**engine, greedyRequest(g.ids, static_cast<int>(g.greedy.size())));
             QVERIFY2(run.finished, describe(run).c_str());
             QCOMPARE(run.tokens, g.greedy);

@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <mutex>
 
+#include <nlohmann/json.hpp>
+
 #include "model/reference_models.h"
 #include "util/mapped_file.h"
 #include "util/paths.h"
@@ -74,6 +76,21 @@ std::string referenceModelsDir()
     ::flock(fd, LOCK_UN);
     ::close(fd);
     return cached;
+}
+
+std::map<std::string, std::vector<GoldenGreedy>> readGoldenGreedy()
+{
+    std::map<std::string, std::vector<GoldenGreedy>> out;
+    auto text = readTextFile(std::string(HEARTH_FIXTURES_DIR) + "/reference-models/golden.json");
+    if (!text)
+        return out;
+    const auto json = nlohmann::json::parse(*text, nullptr, false);
+    if (json.is_discarded() || !json.is_object())
+        return out;
+    for (const auto& [model, prompts] : json.items())
+        for (const auto& p : prompts)
+            out[model].push_back({p.at("ids").get<std::vector<TokenId>>(), p.at("greedy").get<std::vector<TokenId>>()});
+    return out;
 }
 
 }  // namespace hearth::test
