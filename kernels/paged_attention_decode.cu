@@ -1,11 +1,12 @@
 // Paged attention for decode (flash-decoding).
-// Shapes: grid (partition, kvHead x group chunk, sequence), 128 threads (4 warps). A block takes
+// Shapes: grid (partition, kvHead x group chunk, sequence), 128 threads (4 warps; 256 when the
+// launch has a single partition, i.e. few blocks that should each finish sooner). A block takes
 // one kv head, up to 8 of the query heads that share it (GQA: each K/V element is loaded once
 // for the whole group) and one partition of P context tokens (P = 64, 128 or 256, the largest
 // that still gives >= 64 partitions over the batch, so short contexts at batch 1 spread over
 // more SMs). Each half-warp (16 lanes) takes a token, each lane 8 elements of its K or V row in
 // one 16-byte load (head_dim 80/96 leave lanes 10-15/12-15 idle); a half-warp has 4 tokens'
-// loads in flight per step, a warp 8 and the block 32. q (times the scale) sits in registers as
+// loads in flight per step, a warp 8 and the block 32 (64). q (times the scale) sits in registers as
 // fp32; scores are reduced over the 16 lanes by shuffles and stored in shared memory, the
 // softmax runs per query head over the partition, then the V walk accumulates fp32 outputs in
 // registers, merged across the two half-warps by shuffles and across warps in shared memory.
@@ -29,8 +30,8 @@ namespace {
 using detail::fromFloat;
 using detail::toFloat;
 
-constexpr int kThreads = 128;
-constexpr int kWarps = kThreads / 32;
+constexpr int kSplitWarps = 4;   // blocks of a split launch: 4 resident per SM fill one wave at 32K
+constexpr int kDirectWarps = 8;  // one-partition launches have few blocks: twice the tokens per step
 constexpr int kGroup = 8;         // query heads per block
 constexpr int kSteps = 4;         // tokens per half-warp per step (loads in flight)
 constexpr int kMaxPartition = static_cast<int>(kDecodePartitionTokens);
@@ -73,9 +74,10 @@ __device__ __forceinline__ void loadRow8(const T* p, float (&out)[8])
     }
 }
 
-template <typename T, int HD, bool Vec>
-__global__ void __launch_bounds__(kThreads, 4) decodeKernel(DecodeParams p)
+template <typename T, int HD, bool Vec, int kWarps>
+__global__ void __launch_bounds__(kWarps * 32, 16 / kWarps) decodeKernel(DecodeParams p)
 {
+    constexpr int kThreads = kWarps * 32;
     constexpr int kLaneChunks = HD / 8;  // lanes of a half-warp that hold 8 elements of a row
     __shared__ float scores[kGroup][kMaxPartition];
     __shared__ float outS[kWarps][kGroup][HD];
@@ -322,16 +324,24 @@ KernelStatus launch(const DecodeParams& p, int nSeqs, bool vec, cudaStream_t str
 {
     const dim3 grid(static_cast<unsigned>(p.nSplits), static_cast<unsigned>(p.nKvHeads * p.nChunks),
                     static_cast<unsigned>(nSeqs));
-    if (vec)
-        decodeKernel<T, HD, true><<<grid, kThreads, 0, stream>>>(p);
-    else
-        decodeKernel<T, HD, false><<<grid, kThreads, 0, stream>>>(p);
-    HEARTH_CUDA_CHECK_LAUNCH();
-    if (p.nSplits > 1) {
-        decodeMergeKernel<T, HD>
-            <<<dim3(static_cast<unsigned>(p.nQHeads), static_cast<unsigned>(nSeqs)), kMergeThreads, 0, stream>>>(p);
+    if (p.nSplits == 1) {
+        constexpr int kThreads = kDirectWarps * 32;
+        if (vec)
+            decodeKernel<T, HD, true, kDirectWarps><<<grid, kThreads, 0, stream>>>(p);
+        else
+            decodeKernel<T, HD, false, kDirectWarps><<<grid, kThreads, 0, stream>>>(p);
         HEARTH_CUDA_CHECK_LAUNCH();
+        return KernelStatus::success();
     }
+    constexpr int kThreads = kSplitWarps * 32;
+    if (vec)
+        decodeKernel<T, HD, true, kSplitWarps><<<grid, kThreads, 0, stream>>>(p);
+    else
+        decodeKernel<T, HD, false, kSplitWarps><<<grid, kThreads, 0, stream>>>(p);
+    HEARTH_CUDA_CHECK_LAUNCH();
+    decodeMergeKernel<T, HD>
+        <<<dim3(static_cast<unsigned>(p.nQHeads), static_cast<unsigned>(nSeqs)), kMergeThreads, 0, stream>>>(p);
+    HEARTH_CUDA_CHECK_LAUNCH();
     return KernelStatus::success();
 }
 
