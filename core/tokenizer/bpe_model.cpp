@@ -9,6 +9,7 @@
 
 #include "tokenizer/byte_level.h"
 #include "tokenizer/json_access.h"
+#include "tokenizer/tokenizer_json_scan.h"
 #include "tokenizer/utf8.h"
 
 namespace hearth::tok {
@@ -73,7 +74,101 @@ void PairMap::insert(TokenId left, TokenId right, std::int32_t rank, TokenId mer
     m_entries[i] = Entry{key, rank, merged};
 }
 
-Result<std::unique_ptr<BpeModel>> BpeModel::fromJson(const nlohmann::json& model, bool byteLevel)
+std::uint32_t PieceMap::hashOf(std::string_view key) { return static_cast<std::uint32_t>(StringHash{}(key)); }
+
+void PieceMap::reserve(std::size_t nEntries, std::size_t nBytes)
+{
+    m_records.reserve(nBytes + nEntries * sizeof(Header));
+    std::size_t nSlots = 16;
+    while (nSlots < nEntries * 2) nSlots <<= 1;
+    if (nSlots > m_slots.size()) rehash(nSlots);
+}
+
+void PieceMap::rehash(std::size_t nSlots)
+{
+    std::vector<Slot> old = std::move(m_slots);
+    m_slots.assign(nSlots, Slot{});
+    m_mask = nSlots - 1;
+    for (const Slot& s : old) {
+        if (s.offset == kFree) continue;
+        std::size_t i = s.hash & m_mask;
+        while (m_slots[i].offset != kFree) i = (i + 1) & m_mask;
+        m_slots[i] = s;
+    }
+}
+
+void PieceMap::set(std::string_view key, std::uint32_t hash, TokenId id)
+{
+    if ((m_size + 1) * 2 > m_slots.size()) rehash(std::max<std::size_t>(16, m_slots.size() * 2));
+    std::size_t i = hash & m_mask;
+    while (m_slots[i].offset != kFree) {
+        if (matches(m_slots[i], key, hash)) {
+            Header h = headerAt(m_slots[i].offset);
+            h.id = id;
+            __builtin_memcpy(m_records.data() + m_slots[i].offset, &h, sizeof h);
+            return;
+        }
+        i = (i + 1) & m_mask;
+    }
+    m_slots[i] = Slot{hash, static_cast<std::uint32_t>(m_records.size())};
+    Header h{id, static_cast<std::uint32_t>(key.size())};
+    m_records.append(reinterpret_cast<const char*>(&h), sizeof h);
+    m_records.append(key);
+    ++m_size;
+}
+
+TokenId PieceMap::find(std::string_view key, std::uint32_t hash) const
+{
+    if (m_slots.empty()) return kAbsent;
+    std::size_t i = hash & m_mask;
+    while (m_slots[i].offset != kFree) {
+        if (matches(m_slots[i], key, hash)) return headerAt(m_slots[i].offset).id;
+        i = (i + 1) & m_mask;
+    }
+    return kAbsent;
+}
+
+namespace {
+
+// How far ahead the batch loops prefetch: the slot kAhead keys ahead, its record half as far.
+constexpr std::size_t kAhead = 16;
+
+std::vector<std::uint32_t> hashesOf(const std::vector<std::string_view>& keys)
+{
+    std::vector<std::uint32_t> hashes(keys.size());
+    for (std::size_t i = 0; i < keys.size(); ++i) hashes[i] = PieceMap::hashOf(keys[i]);
+    return hashes;
+}
+
+}  // namespace
+
+void PieceMap::setBatch(const std::vector<std::string_view>& keys, const std::vector<TokenId>& ids)
+{
+    reserve(m_size + keys.size(), m_records.size());
+    const std::vector<std::uint32_t> hashes = hashesOf(keys);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        if (i + kAhead < keys.size()) prefetchSlot(hashes[i + kAhead]);
+        if (i + kAhead / 2 < keys.size()) prefetchRecord(hashes[i + kAhead / 2]);
+        set(keys[i], hashes[i], ids[i]);
+    }
+}
+
+void PieceMap::findBatch(const std::vector<std::string_view>& keys, std::vector<TokenId>& ids) const
+{
+    ids.resize(keys.size());
+    if (m_slots.empty()) {
+        std::fill(ids.begin(), ids.end(), kAbsent);
+        return;
+    }
+    const std::vector<std::uint32_t> hashes = hashesOf(keys);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        if (i + kAhead < keys.size()) prefetchSlot(hashes[i + kAhead]);
+        if (i + kAhead / 2 < keys.size()) prefetchRecord(hashes[i + kAhead / 2]);
+        ids[i] = find(keys[i], hashes[i]);
+    }
+}
+
+Result<std::unique_ptr<BpeModel>> BpeModel::fromScan(const nlohmann::json& model, const TokenizerJsonScan& scan, bool byteLevel)
 {
     auto bpe = std::make_unique<BpeModel>();
     bpe->m_byteLevel = byteLevel;
@@ -81,80 +176,122 @@ Result<std::unique_ptr<BpeModel>> BpeModel::fromJson(const nlohmann::json& model
     if (type != "BPE") return makeError(ErrorCode::Unsupported, "model type '" + type + "' is not supported (only BPE)");
     if (!optionalString(model, "continuing_subword_prefix", "").empty() || !optionalString(model, "end_of_word_suffix", "").empty())
         return makeError(ErrorCode::Unsupported, "BPE with continuing_subword_prefix or end_of_word_suffix is not supported");
-
-    const nlohmann::json* vocab = findObject(model, "vocab");
-    if (!vocab) return makeError(ErrorCode::Corrupt, "model: 'vocab' is missing or not an object");
-    long long maxId = -1;
-    for (auto it = vocab->begin(); it != vocab->end(); ++it) {
-        if (!it.value().is_number_integer()) return makeError(ErrorCode::Corrupt, "model vocab: id of '" + it.key() + "' is not an integer");
-        long long id = it.value().get<long long>();
-        if (id < 0 || id > kMaxTokenId) return makeError(ErrorCode::Corrupt, "model vocab: id " + std::to_string(id) + " of '" + it.key() + "' is out of range");
-        maxId = std::max(maxId, id);
-    }
-    bpe->m_pieces.resize(static_cast<std::size_t>(maxId + 1));
-    bpe->m_pieceToId.reserve(vocab->size());
-    bpe->m_keyToId.reserve(vocab->size());
-    for (auto it = vocab->begin(); it != vocab->end(); ++it) {
-        auto id = static_cast<TokenId>(it.value().get<long long>());
-        const std::string& piece = it.key();
-        bpe->m_pieces[static_cast<std::size_t>(id)] = piece;
-        bpe->m_pieceToId[piece] = id;
-        if (byteLevel) {
-            // Spellings outside the byte alphabet cannot come out of the byte-level BPE.
-            if (auto bytes = byteLevelToBytes(piece)) bpe->m_keyToId[*bytes] = id;
-        } else {
-            bpe->m_keyToId[piece] = id;
-        }
-    }
-    for (unsigned b = 0; b < 256; ++b) {
-        auto it = bpe->m_keyToId.find(std::string_view(std::string(1, static_cast<char>(b))));
-        bpe->m_byteIds[b] = byteLevel && it != bpe->m_keyToId.end() ? it->second : -1;
-        auto fb = bpe->m_pieceToId.find(fallbackPiece(b));
-        bpe->m_fallbackIds[b] = fb != bpe->m_pieceToId.end() ? fb->second : -1;
-    }
-
-    const nlohmann::json* merges = findArray(model, "merges");
-    if (!merges) return makeError(ErrorCode::Corrupt, "model: 'merges' is missing or not a list");
-    bpe->m_merges.reserve(merges->size());
-    std::int32_t rank = 0;
-    std::string merged;
-    for (const auto& m : *merges) {
-        std::string_view left, right;
-        std::string line;
-        if (m.is_string()) {
-            line = m.get<std::string>();
-            std::size_t space = line.find(' ');
-            if (space == std::string::npos || line.find(' ', space + 1) != std::string::npos)
-                return makeError(ErrorCode::Corrupt, "model merges: entry " + std::to_string(rank) + " '" + line + "' is not two tokens");
-            left = std::string_view(line).substr(0, space);
-            right = std::string_view(line).substr(space + 1);
-        } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
-            left = m[0].get_ref<const std::string&>();
-            right = m[1].get_ref<const std::string&>();
-        } else {
-            return makeError(ErrorCode::Corrupt, "model merges: entry " + std::to_string(rank) + " is neither \"a b\" nor [a, b]");
-        }
-        merged.assign(left);
-        merged.append(right);
-        auto a = bpe->m_pieceToId.find(left);
-        auto b = bpe->m_pieceToId.find(right);
-        auto c = bpe->m_pieceToId.find(std::string_view(merged));
-        if (a == bpe->m_pieceToId.end() || b == bpe->m_pieceToId.end() || c == bpe->m_pieceToId.end())
-            return makeError(ErrorCode::Corrupt, "model merges: entry " + std::to_string(rank) + " uses a token missing from the vocab");
-        bpe->m_merges.insert(a->second, b->second, rank, c->second);
-        ++rank;
-    }
+    HEARTH_TRY_STATUS(bpe->readVocab(scan));
+    HEARTH_TRY_STATUS(bpe->readMerges(scan));
 
     const auto unkIt = model.find("unk_token");
     if (unkIt != model.end() && unkIt->is_string()) {
-        auto it = bpe->m_pieceToId.find(std::string_view(unkIt->get_ref<const std::string&>()));
-        if (it == bpe->m_pieceToId.end()) return makeError(ErrorCode::Corrupt, "model: unk_token '" + unkIt->get<std::string>() + "' is not in the vocab");
-        bpe->m_unk = it->second;
+        TokenId unk = bpe->m_pieceToId.find(unkIt->get_ref<const std::string&>());
+        if (unk < 0) return makeError(ErrorCode::Corrupt, "model: unk_token '" + unkIt->get<std::string>() + "' is not in the vocab");
+        bpe->m_unk = unk;
     }
     bpe->m_byteFallback = optionalBool(model, "byte_fallback", false);
     bpe->m_fuseUnk = optionalBool(model, "fuse_unk", false);
     bpe->m_ignoreMerges = optionalBool(model, "ignore_merges", false);
     return bpe;
+}
+
+Status BpeModel::readVocab(const TokenizerJsonScan& scan)
+{
+    if (!scan.hasVocab) return makeError(ErrorCode::Corrupt, "model: 'vocab' is missing or not an object");
+    long long maxId = -1;
+    std::size_t nBytes = 0;
+    std::vector<std::string_view> pieces;
+    std::vector<TokenId> ids;
+    pieces.reserve(scan.vocab.size());
+    ids.reserve(scan.vocab.size());
+    for (const VocabItem& item : scan.vocab) {
+        if (!item.isInteger) return makeError(ErrorCode::Corrupt, "model vocab: id of '" + std::string(item.piece) + "' is not an integer");
+        if (item.id < 0 || item.id > kMaxTokenId)
+            return makeError(ErrorCode::Corrupt, "model vocab: id " + std::to_string(item.id) + " of '" + std::string(item.piece) + "' is out of range");
+        maxId = std::max(maxId, item.id);
+        nBytes += item.piece.size();
+        pieces.push_back(item.piece);
+        ids.push_back(static_cast<TokenId>(item.id));
+    }
+    m_pieceToId.reserve(pieces.size(), nBytes);
+    m_pieceToId.setBatch(pieces, ids);
+    // Two spellings with one id: the greater spelling names the id, as when a sorted DOM was read.
+    m_pieces.resize(static_cast<std::size_t>(maxId + 1));
+    m_pieceToId.forEach([this](std::string_view piece, TokenId id) {
+        std::string& slot = m_pieces[static_cast<std::size_t>(id)];
+        if (slot.empty() || piece > slot) slot.assign(piece);
+    });
+    if (m_byteLevel) {
+        // Spellings outside the byte alphabet cannot come out of the byte-level BPE.
+        std::string bytes;
+        std::string arena;
+        arena.reserve(nBytes);
+        std::vector<std::pair<std::size_t, std::size_t>> spans;
+        spans.reserve(pieces.size());
+        ids.clear();
+        m_pieceToId.forEach([&](std::string_view piece, TokenId id) {
+            if (!byteLevelToBytes(piece, bytes)) return;
+            spans.emplace_back(arena.size(), bytes.size());
+            arena.append(bytes);
+            ids.push_back(id);
+        });
+        std::vector<std::string_view> keys;
+        keys.reserve(spans.size());
+        for (auto [offset, length] : spans) keys.push_back(std::string_view(arena).substr(offset, length));
+        m_keyToId.reserve(keys.size(), arena.size());
+        m_keyToId.setBatch(keys, ids);
+    }
+    for (unsigned b = 0; b < 256; ++b) {
+        const char byte = static_cast<char>(b);
+        m_byteIds[b] = m_byteLevel ? m_keyToId.find(std::string_view(&byte, 1)) : -1;
+        m_fallbackIds[b] = m_pieceToId.find(fallbackPiece(b));
+    }
+    return Status::ok();
+}
+
+Status BpeModel::readMerges(const TokenizerJsonScan& scan)
+{
+    if (!scan.hasMerges) return makeError(ErrorCode::Corrupt, "model: 'merges' is missing or not a list");
+    // Split every entry first, look all three spellings of every entry up as one batch, then
+    // report the first bad entry in file order, as a one-by-one reader would.
+    const std::size_t n = scan.merges.size();
+    std::vector<std::string_view> keys(3 * n);
+    std::vector<bool> wellFormed(n, false);
+    std::size_t mergedBytes = 0;
+    for (const MergeItem& m : scan.merges) mergedBytes += m.left.size() + m.right.size();
+    std::string merged;
+    merged.reserve(mergedBytes);
+    for (std::size_t i = 0; i < n; ++i) {
+        const MergeItem& m = scan.merges[i];
+        std::string_view left = m.left;
+        std::string_view right = m.right;
+        if (m.form == MergeItem::Form::Line) {
+            std::size_t space = left.find(' ');
+            if (space == std::string_view::npos || left.find(' ', space + 1) != std::string_view::npos) continue;
+            right = left.substr(space + 1);
+            left = left.substr(0, space);
+        } else if (m.form != MergeItem::Form::Pair) {
+            continue;
+        }
+        wellFormed[i] = true;
+        keys[3 * i] = left;
+        keys[3 * i + 1] = right;
+        std::size_t offset = merged.size();
+        merged.append(left);
+        merged.append(right);
+        keys[3 * i + 2] = std::string_view(merged).substr(offset, left.size() + right.size());
+    }
+    std::vector<TokenId> ids;
+    m_pieceToId.findBatch(keys, ids);
+    for (std::size_t i = 0; i < n; ++i) {
+        if (!wellFormed[i] && scan.merges[i].form == MergeItem::Form::Line)
+            return makeError(ErrorCode::Corrupt, "model merges: entry " + std::to_string(i) + " '" + std::string(scan.merges[i].left) + "' is not two tokens");
+        if (!wellFormed[i]) return makeError(ErrorCode::Corrupt, "model merges: entry " + std::to_string(i) + " is neither \"a b\" nor [a, b]");
+        if (ids[3 * i] < 0 || ids[3 * i + 1] < 0 || ids[3 * i + 2] < 0)
+            return makeError(ErrorCode::Corrupt, "model merges: entry " + std::to_string(i) + " uses a token missing from the vocab");
+    }
+    m_merges.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i + kAhead < n) m_merges.prefetch(ids[3 * (i + kAhead)], ids[3 * (i + kAhead) + 1]);
+        m_merges.insert(ids[3 * i], ids[3 * i + 1], static_cast<std::int32_t>(i), ids[3 * i + 2]);
+    }
+    return Status::ok();
 }
 
 const std::string& BpeModel::piece(TokenId id) const
@@ -165,18 +302,17 @@ const std::string& BpeModel::piece(TokenId id) const
 
 std::optional<TokenId> BpeModel::pieceToId(std::string_view piece) const
 {
-    auto it = m_pieceToId.find(piece);
-    if (it == m_pieceToId.end()) return std::nullopt;
-    return it->second;
+    TokenId id = m_pieceToId.find(piece);
+    if (id < 0) return std::nullopt;
+    return id;
 }
 
 void BpeModel::encodeWord(std::string_view word, std::vector<TokenId>& out) const
 {
     if (word.empty()) return;
     if (m_ignoreMerges) {
-        auto it = m_keyToId.find(word);
-        if (it != m_keyToId.end()) {
-            out.push_back(it->second);
+        if (TokenId id = keyMap().find(word); id >= 0) {
+            out.push_back(id);
             return;
         }
     }
@@ -216,8 +352,7 @@ void BpeModel::initialSymbols(std::string_view word, std::vector<TokenId>& ids) 
         } else {
             len = validSequenceLength(word, pos);
             if (len == 0) len = 1;
-            auto it = m_keyToId.find(word.substr(pos, len));
-            if (it != m_keyToId.end()) id = it->second;
+            id = keyMap().find(word.substr(pos, len));
         }
         std::string_view ch = word.substr(pos, len);
         pos += len;

@@ -37,17 +37,32 @@ std::string_view byteLevelChar(unsigned char byte) { return tables().charOf[byte
 
 std::optional<std::string> byteLevelToBytes(std::string_view piece)
 {
-    const ByteLevelTables& t = tables();
     std::string out;
+    if (!byteLevelToBytes(piece, out)) return std::nullopt;
+    return out;
+}
+
+bool byteLevelToBytes(std::string_view piece, std::string& out)
+{
+    const ByteLevelTables& t = tables();
+    out.clear();
     out.reserve(piece.size());
     std::size_t pos = 0;
     while (pos < piece.size()) {
-        if (validSequenceLength(piece, pos) == 0) return std::nullopt;
+        auto lead = static_cast<unsigned char>(piece[pos]);
+        if (lead < 0x80) {
+            // ASCII stands for itself or is outside the alphabet (space, controls).
+            if (t.byteOf[lead] < 0) return false;
+            out.push_back(static_cast<char>(lead));
+            ++pos;
+            continue;
+        }
+        if (validSequenceLength(piece, pos) == 0) return false;
         char32_t cp = nextCodePoint(piece, pos);
-        if (cp >= t.byteOf.size() || t.byteOf[cp] < 0) return std::nullopt;
+        if (cp >= t.byteOf.size() || t.byteOf[cp] < 0) return false;
         out.push_back(static_cast<char>(t.byteOf[cp]));
     }
-    return out;
+    return true;
 }
 
 std::string bytesToByteLevel(std::string_view bytes)

@@ -15,6 +15,8 @@ std::string_view byteLevelChar(unsigned char byte);
 // The raw bytes a byte-level spelling stands for, or nullopt when a character is outside the
 // alphabet (added tokens such as "<｜begin▁of▁sentence｜>" are spelled literally).
 std::optional<std::string> byteLevelToBytes(std::string_view piece);
+// The same into `out` (cleared first), without allocating per call: false outside the alphabet.
+bool byteLevelToBytes(std::string_view piece, std::string& out);
 
 // The byte-level spelling of raw bytes.
 std::string bytesToByteLevel(std::string_view bytes);

@@ -9,6 +9,7 @@
 #include "tokenizer/hf_tokenizer.h"
 #include "tokenizer/json_access.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
+#include "tokenizer/tokenizer_json_scan.h"
 #include "util/mapped_file.h"
 
 namespace hearth {
@@ -18,29 +19,9 @@ namespace tok {
 namespace {
 
 // tokenizer.json nests a few levels; a file nested deeper is hostile or broken, and refusing it
-// keeps the recursive readers (Sequence of Sequence ...) bounded.
+// keeps the recursive readers (Sequence of Sequence ...) bounded; the scan refuses it.
 constexpr int kMaxJsonDepth = 64;
 constexpr std::size_t kMaxAddedTokens = 1'000'000;
-
-bool nestingWithin(std::string_view text, int maxDepth)
-{
-    int depth = 0;
-    bool inString = false;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        char c = text[i];
-        if (inString) {
-            if (c == '\\') ++i;
-            else if (c == '"') inString = false;
-        } else if (c == '"') {
-            inString = true;
-        } else if (c == '{' || c == '[') {
-            if (++depth > maxDepth) return false;
-        } else if (c == '}' || c == ']') {
-            --depth;
-        }
-    }
-    return true;
-}
 
 Result<std::vector<AddedToken>> parseAddedTokens(const nlohmann::json& root)
 {
@@ -90,9 +71,9 @@ nlohmann::json parseOptionalJson(std::string_view text)
 Result<std::unique_ptr<HfTokenizer>> HfTokenizer::fromJsonText(std::string_view jsonText, const std::string& name)
 {
     auto fail = [&name](const Error& e) { return makeError(e.code, name + ": " + e.message); };
-    if (!nestingWithin(jsonText, kMaxJsonDepth)) return makeError(ErrorCode::Corrupt, name + ": JSON nested too deeply");
-    nlohmann::json root = nlohmann::json::parse(jsonText, nullptr, false);
-    if (root.is_discarded() || !root.is_object()) return makeError(ErrorCode::Corrupt, name + ": not a JSON object");
+    TokenizerJsonScan scan;
+    if (Status scanned = scanTokenizerJson(jsonText, kMaxJsonDepth, scan); !scanned) return fail(scanned.error());
+    const nlohmann::json& root = scan.root;
     try {
         auto tokenizer = std::unique_ptr<HfTokenizer>(new HfTokenizer());
         const nlohmann::json null;
@@ -109,7 +90,7 @@ Result<std::unique_ptr<HfTokenizer>> HfTokenizer::fromJsonText(std::string_view 
         const nlohmann::json* model = findObject(root, "model");
         if (!model) return makeError(ErrorCode::Corrupt, name + ": 'model' is missing");
         bool byteLevel = tokenizer->m_preTokenizer && tokenizer->m_preTokenizer->isByteLevel();
-        auto bpe = BpeModel::fromJson(*model, byteLevel);
+        auto bpe = BpeModel::fromScan(*model, scan, byteLevel);
         if (!bpe) return fail(bpe.error());
         tokenizer->m_model = std::move(bpe).value();
         auto decoder = parseDecoder(section("decoder"));

@@ -8,10 +8,12 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "tokenizer/hf_tokenizer.h"
 #include "tokenizer/tokenizer.h"
 
 using namespace hearth;
@@ -220,6 +222,101 @@ private slots:
         QVERIFY(t.isOk());
         QCOMPARE((*t)->specialTokens().endOfTurn, (std::vector<TokenId>{2, 1}));
         QCOMPARE((*t)->encode("a<|eom_id|>a"), (std::vector<TokenId>{0, 1, 0}));
+    }
+
+    void vocabMatchesNlohmann_data() { piecesRoundTrip_data(); }
+
+    void vocabMatchesNlohmann()
+    {
+        // The loader reads vocab and merges with its own scanner; nlohmann's DOM of the same file
+        // is the reference for every spelling and id.
+        QFETCH(QString, name);
+        const Tokenizer& t = *goldens().at(name.toStdString()).tokenizer;
+        const nlohmann::json doc = nlohmann::json::parse(readAll(fixture("tokenizers/" + name.toStdString() + "/tokenizer.json")));
+        std::set<std::string> added;
+        for (const auto& a : doc["added_tokens"]) added.insert(a["content"].get<std::string>());
+        std::size_t checked = 0;
+        for (const auto& [piece, id] : doc["model"]["vocab"].items()) {
+            auto got = t.pieceToToken(piece);
+            QVERIFY2(got && *got == id.get<TokenId>(), piece.c_str());
+            if (!added.count(piece)) QCOMPARE(t.tokenToPiece(id.get<TokenId>()), piece);
+            ++checked;
+        }
+        QCOMPARE(checked, doc["model"]["vocab"].size());
+    }
+
+    void escapesAndDuplicatesAsInADom_data()
+    {
+        QTest::addColumn<QByteArray>("json");
+        QTest::addColumn<QString>("text");
+        QTest::addColumn<QString>("merged");
+        QTest::newRow("escaped keys, line merges")
+            << QByteArray("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"\\u0041\": 0, \"b\": 1, \"Ab\": 2, \"\\\"q\\\\\": 3, \"\\ud83d\\ude00\": 4, \"a\\/b\\n\\t\": 5, \"\\u00e9\": 6},"
+                          " \"merges\": [\"\\u0041 b\"]}}")
+            << QStringLiteral("Ab") << QStringLiteral("Ab");
+        QTest::newRow("pair merges with escapes")
+            << QByteArray("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"x\": 0, \"\\u00e9\": 1, \"x\\u00e9\": 2}, \"merges\": [[\"x\", \"\\u00e9\"]]}}")
+            << QStringLiteral("x\u00e9") << QStringLiteral("x\u00e9");
+        QTest::newRow("duplicate keys: last wins")
+            << QByteArray("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2, \"a\": 3, \"c\": 3}, \"merges\": [\"a b\"]}}")
+            << QStringLiteral("ab") << QStringLiteral("ab");
+        QTest::newRow("vocab and merges given twice, spaced, after a BOM")
+            << QByteArray("\xEF\xBB\xBF \n{ \"model\" :{\"vocab\":{\"z\":0},\"merges\":[ ],\"type\":\"BPE\",\r\n\t\"vocab\" : { \"a\" : 0 , \"b\" :1, \"ab\":2 } ,"
+                          " \"merges\" : [ [ \"a\" , \"b\" ] ] } , \"model_extra\": [1, {\"k\": null}] } ")
+            << QStringLiteral("ab") << QStringLiteral("ab");
+    }
+
+    void escapesAndDuplicatesAsInADom()
+    {
+        QFETCH(QByteArray, json);
+        QFETCH(QString, text);
+        QFETCH(QString, merged);
+        auto t = tok::HfTokenizer::fromJsonText(json.toStdString(), "test/tokenizer.json");
+        QVERIFY2(t.isOk(), t.isOk() ? "" : t.error().message.c_str());
+        nlohmann::json doc = nlohmann::json::parse(json.toStdString());
+        for (const auto& [piece, id] : doc["model"]["vocab"].items()) {
+            auto got = (*t)->pieceToToken(piece);
+            QVERIFY2(got && *got == id.get<TokenId>(), piece.c_str());
+        }
+        // The merge applies: the text is one token, the merged spelling's.
+        const TokenId mergedId = doc["model"]["vocab"][merged.toStdString()].get<TokenId>();
+        QCOMPARE((*t)->encode(text.toStdString()), std::vector<TokenId>{mergedId});
+    }
+
+    void scannerRefusesWhatNlohmannRefuses_data()
+    {
+        QTest::addColumn<QByteArray>("json");
+        auto vocab = [](const char* entries) -> QByteArray {
+            return QByteArray("{\"model\": {\"type\": \"BPE\", \"vocab\": {") + entries + "}, \"merges\": []}}";
+        };
+        QTest::newRow("lone high surrogate") << vocab("\"\\ud800\": 0");
+        QTest::newRow("lone low surrogate") << vocab("\"\\udc00\": 0");
+        QTest::newRow("bad escape") << vocab("\"\\x41\": 0");
+        QTest::newRow("short unicode escape") << vocab("\"\\u41\": 0");
+        QTest::newRow("raw control character") << vocab("\"a\x01\": 0");
+        QTest::newRow("invalid utf-8") << vocab("\"a\xC0\xAF\": 0");
+        QTest::newRow("encoded surrogate") << vocab("\"a\xED\xA0\x80\": 0");
+        QTest::newRow("trailing comma") << vocab("\"a\": 0,");
+        QTest::newRow("leading zero") << vocab("\"a\": 01");
+        QTest::newRow("bare minus") << vocab("\"a\": -");
+        QTest::newRow("missing colon") << vocab("\"a\" 0");
+        QTest::newRow("bad literal") << vocab("\"a\": nul");
+        QTest::newRow("text after the object") << QByteArray("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}} x");
+        QTest::newRow("bad merge list") << QByteArray("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [\"a a\",]}}");
+        QTest::newRow("bad merge pair") << QByteArray("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [[\"a\" \"a\"]]}}");
+        QTest::newRow("bad value elsewhere") << QByteArray("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}, \"decoder\": {\"type\": tru}}");
+        QTest::newRow("bad model field") << QByteArray("{\"model\": {\"type\": \"BPE\", \"dropout\": 1e, \"vocab\": {\"a\": 0}, \"merges\": []}}");
+        QTest::newRow("unclosed") << QByteArray("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [");
+        QTest::newRow("bom not at start") << QByteArray("{\"model\": \xEF\xBB\xBF{\"vocab\": {\"a\": 0}, \"merges\": []}}");
+    }
+
+    void scannerRefusesWhatNlohmannRefuses()
+    {
+        QFETCH(QByteArray, json);
+        QVERIFY2(nlohmann::json::parse(json.toStdString(), nullptr, false).is_discarded(), "the reference accepts this row");
+        auto t = tok::HfTokenizer::fromJsonText(json.toStdString(), "test/tokenizer.json");
+        QVERIFY(!t.isOk());
+        QVERIFY2(t.error().message.find("test/tokenizer.json") != std::string::npos, t.error().message.c_str());
     }
 
     void malformedFilesGiveErrors_data()
