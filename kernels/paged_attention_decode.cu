@@ -6,10 +6,11 @@
 // that still gives >= 64 partitions over the batch, so short contexts at batch 1 spread over
 // more SMs). Each half-warp (16 lanes) takes a token, each lane 8 elements of its K or V row in
 // one 16-byte load (head_dim 80/96 leave lanes 10-15/12-15 idle); a half-warp has 4 tokens'
-// loads in flight per step, a warp 8 and the block 32 (64). q (times the scale) sits in registers as
-// fp32; scores are reduced over the 16 lanes by shuffles and stored in shared memory, the
-// softmax runs per query head over the partition, then the V walk accumulates fp32 outputs in
-// registers, merged across the two half-warps by shuffles and across warps in shared memory.
+// loads in flight per step, a warp 8 and the block 32 (64). q (times the scale) sits in
+// registers as fp32; scores are reduced over the 16 lanes by shuffles and stored in shared
+// memory, the softmax runs per query head over the partition, then the V walk accumulates fp32
+// outputs in registers, merged across the two half-warps by shuffles and across warps in shared
+// memory.
 // With more than one partition each block writes its normalised partial output with its max and
 // sum, and a second kernel merges them with log-sum-exp weights (all partitions of a row at once,
 // weights in shared memory). Rows and strides that do not allow 16-byte loads use four 4-byte
@@ -301,10 +302,20 @@ __global__ void __launch_bounds__(kMergeThreads) decodeMergeKernel(DecodeParams 
     const int group = threadIdx.x / HD;
     const int d = threadIdx.x % HD;
     if (group < kGroups) {
+        // Four partitions' loads issued before their FMAs: an L2 round trip per four, not per one.
         float acc = 0.0f;
         const float* src = p.partialOut + row0 * HD + d;
-#pragma unroll 8
-        for (int z = group; z < nUsed; z += kGroups)
+        int z = group;
+        for (; z + 3 * kGroups < nUsed; z += 4 * kGroups) {
+            float v[4];
+#pragma unroll
+            for (int u = 0; u < 4; ++u)
+                v[u] = src[static_cast<std::int64_t>(z + u * kGroups) * HD];
+#pragma unroll
+            for (int u = 0; u < 4; ++u)
+                acc = fmaf(weights[z + u * kGroups], v[u], acc);
+        }
+        for (; z < nUsed; z += kGroups)
             acc = fmaf(weights[z], src[static_cast<std::int64_t>(z) * HD], acc);
         part[group][d] = acc;
     }
