@@ -6,7 +6,9 @@
 # Usage (on the GPU machine, from the repository root):
 #   bash tests/gpu/run_on_device.sh device-carry/gpu-tests.tar.xz   # made by stage_for_device.sh
 #   bash tests/gpu/run_on_device.sh DIR                              # DIR with bin/ and libs/
-# HEARTH_GPU_MODE=tests or =memcheck runs one half only (when both do not fit one device call).
+# HEARTH_GPU_MODE=tests, =memcheck or =races runs one part only (when all do not fit one device
+# call); races runs compute-sanitizer racecheck and synccheck on the kernels that share memory
+# between warps (attention, norm, sampling, GEMV), only the test functions named below.
 # Logs go to /tmp/hearth-gpu-logs; when $OUT is set (the device tool, which returns at most 8
 # files) the summary and one tarball of all logs are copied there. Exit status: 0 when every test
 # passed and memcheck found no error, 1 on any failure, 3 when the tests skipped (no device).
@@ -38,6 +40,16 @@ memcheckArgs() {
     tst_cuda_backend) echo "matchesCpuBackend:fp16 badPlanIsAnError" ;;
   esac
 }
+# Shared-memory hazards, per executable: the functions racecheck/synccheck run (slow tools).
+raceArgs() {
+  case "$1" in
+    tst_gpu_paged_attention) echo "decodeSplit prefill" ;;
+    tst_gpu_decode_attention) echo "longContexts unalignedCache" ;;
+    tst_gpu_norm) echo "plain perHead fused" ;;
+    tst_gpu_sampling) echo "sample" ;;
+    tst_gpu_gemv) echo "gemv" ;;
+  esac
+}
 sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | sed 's/^/device: /'
@@ -47,7 +59,7 @@ failed=0
 skipped=0
 shopt -s nullglob
 for exe in "$dir"/bin/tst_gpu_* "$dir"/bin/tst_cuda_*; do
-  [ "$mode" = memcheck ] && break
+  [ "$mode" = memcheck ] || [ "$mode" = races ] && break
   name=$(basename "$exe")
   startMs=$(date +%s%3N)
   timeout 300 "$exe" > "$logs/$name.log" 2>&1
@@ -68,7 +80,7 @@ for exe in "$dir"/bin/tst_gpu_* "$dir"/bin/tst_cuda_*; do
 done
 
 for exe in "$dir"/bin/tst_gpu_* "$dir"/bin/tst_cuda_*; do
-  [ "$mode" = tests ] && break
+  [ "$mode" = tests ] || [ "$mode" = races ] && break
   name=$(basename "$exe")
   if [ ! -x "$sanitizer" ]; then
     summary+=("$(printf '%-26s memcheck: compute-sanitizer not found' "$name")")
@@ -86,6 +98,30 @@ for exe in "$dir"/bin/tst_gpu_* "$dir"/bin/tst_cuda_*; do
     grep -E '^=========  ?(Invalid|Program hit|Address|at )' "$logs/$name.memcheck.log" | head -10
   fi
   summary+=("$(printf '%-26s memcheck %-12s %s' "$name" "$verdict" "$errors")")
+done
+
+for exe in "$dir"/bin/tst_gpu_*; do
+  [ "$mode" = tests ] || [ "$mode" = memcheck ] && break
+  [ -x "$sanitizer" ] || break
+  name=$(basename "$exe")
+  args=$(raceArgs "$name")
+  [ -n "$args" ] || continue
+  for tool in racecheck synccheck; do
+    timeout 240 "$sanitizer" --tool "$tool" --error-exitcode 86 --print-limit 20 "$exe" $args > "$logs/$name.$tool.log" 2>&1
+    rc=$?
+    errors=$(grep -E '^========= (ERROR|RACECHECK) SUMMARY' "$logs/$name.$tool.log" | tail -1)
+    if [ $rc -eq 0 ]; then
+      verdict=clean
+    elif [ $rc -eq 124 ]; then
+      verdict="TIMEOUT(240s)"
+      failed=1
+    else
+      verdict="FAIL(rc=$rc)"
+      failed=1
+      grep -E '^=========  ?(Error|Race|Barrier|Invalid|at )' "$logs/$name.$tool.log" | head -10
+    fi
+    summary+=("$(printf '%-26s %-9s %-12s %s' "$name" "$tool" "$verdict" "$errors")")
+  done
 done
 
 {
