@@ -17,7 +17,13 @@
 // - a malformed plan is the CPU backend's InvalidArgument and changes nothing; a model that
 //   cannot fit is OutOfMemory saying what was needed and what was free;
 // - the engine with --backend cuda loads a reference model and generates golden's tokens up to
-//   the first step the fp32 reference leaves undecided (margin < 0.05).
+//   the first step the fp32 reference leaves undecided (margin < 0.05);
+// - CUDA graphs (decode_script.h): decode steps replayed from captured graphs match the fp32 CPU
+//   backend (as above) and the eager CUDA path (HEARTH_CUDA_GRAPHS=0, a backend of its own) at
+//   batch 1, 3, 5 and 17 (buckets 1, 4, 8, 24), with contexts crossing a context bucket,
+//   sequences finishing mid-batch, new inputs at every step and after the buffers a graph points
+//   at grew; every such step must have launched a graph, with the expected number of captures and
+//   no fallback, and steps with LoRA or prefill rows never do.
 // Skipped (QSKIP, exit 0) without a CUDA device. The reference models are generated into a
 // temporary folder from the tokenizer fixture; HEARTH_TEST_FIXTURES_DIR overrides the fixture
 // folder compiled in (the GPU machine runs the tests from another checkout path).
@@ -42,6 +48,8 @@
 #include "model/reference_models.h"
 #include "support/engine_driver.h"
 #include "util/mapped_file.h"
+
+#include "decode_script.h"
 
 using namespace hearth;
 
@@ -86,9 +94,10 @@ std::vector<std::int32_t> topK(const std::vector<double>& v, std::size_t k)
 }
 
 // Compares a row with a reference row: the log-probabilities of the reference's top 10 within
-// kLogprobTolerance, and the same top-1 where the reference is decided by more than kMargin.
+// `tolerance`, and the same top-1 where the reference is decided by more than kMargin.
 // Empty when they agree, else what differs. `worst` collects the largest difference.
-std::string compareRows(const float* got, const float* ref, std::int64_t vocab, double& worst)
+std::string compareRows(const float* got, const float* ref, std::int64_t vocab, double& worst,
+                        double tolerance = kLogprobTolerance)
 {
     const std::vector<double> g = logSoftmax(got, vocab);
     const std::vector<double> r = logSoftmax(ref, vocab);
@@ -96,7 +105,7 @@ std::string compareRows(const float* got, const float* ref, std::int64_t vocab, 
     for (std::int32_t id : top) {
         const double diff = std::abs(g[static_cast<std::size_t>(id)] - r[static_cast<std::size_t>(id)]);
         worst = std::max(worst, diff);
-        if (diff > kLogprobTolerance)
+        if (diff > tolerance)
             return "id " + std::to_string(id) + ": log-prob " + std::to_string(g[static_cast<std::size_t>(id)]) +
                    ", reference " + std::to_string(r[static_cast<std::size_t>(id)]);
     }
@@ -380,9 +389,12 @@ private slots:
         const auto idsA = m_golden[kReferenceModelD64][1]["ids"].get<std::vector<std::int32_t>>();
         const auto idsB = m_golden[kReferenceModelD64][2]["ids"].get<std::vector<std::int32_t>>();
         auto ref = runPair(**cpu, idsA, idsB, 37, 9, m_lora.get());
+        const std::uint64_t replays = cuda::decodeGraphCounters().replays;
         auto got = runPair(**gpu, idsA, idsB, 37, 9, m_lora.get());
         QVERIFY2(ref.isOk(), ref.isOk() ? "" : ref.error().toString().c_str());
         QVERIFY2(got.isOk(), got.isOk() ? "" : got.error().toString().c_str());
+        // Every step has a prefill chunk or the adapter: none may go through a decode graph.
+        QCOMPARE(cuda::decodeGraphCounters().replays, replays);
         QCOMPARE(got->a.size(), idsA.size());
         QCOMPARE(got->b.size(), idsB.size());
         const std::int64_t vocab = weights->config().vocabSize;
@@ -426,6 +438,78 @@ private slots:
             QVERIFY2(why.empty(), ("B position " + std::to_string(i) + ": " + why).c_str());
         }
         qInfo("batched vs alone: largest log-prob difference %.3g", worst);
+    }
+
+    // Decode steps through CUDA graphs against the fp32 CPU backend and against the eager CUDA
+    // path, each on a backend of its own so that every run's KV history is its own (a graph
+    // whose KV write went wrong cannot borrow the eager run's).
+    void graphReplayMatchesEager_data()
+    {
+        QTest::addColumn<QString>("script");
+        QTest::addColumn<int>("captures");
+        QTest::addColumn<bool>("bf16");
+        const std::pair<const char*, int> scripts[] = {
+            {"batch 1", 1}, {"batch 3, new inputs each step", 1}, {"batch 5", 1}, {"batch 17", 1},
+            {"context crosses a bucket", 2}, {"5 then 4 then 2 sequences", 3}, {"17 then 16 then 9 sequences", 2},
+            {"buffers grow", 2},
+        };
+        for (bool bf16 : {false, true})
+            for (const auto& [name, captures] : scripts)
+                QTest::newRow((std::string(name) + (bf16 ? " bf16" : " fp16")).c_str())
+                    << QString::fromUtf8(name) << captures << bf16;
+    }
+    void graphReplayMatchesEager()
+    {
+        QFETCH(QString, script);
+        QFETCH(int, captures);
+        QFETCH(bool, bf16);
+        std::vector<std::vector<std::int32_t>> golden;
+        for (const auto& prompt : m_golden[kReferenceModelD64])
+            golden.push_back(prompt["ids"].get<std::vector<std::int32_t>>());
+        const decodetest::DecodeScript plan = decodetest::scriptNamed(script.toStdString(), golden);
+        QVERIFY(!plan.steps.empty());
+        const auto weights = m_weights.at(kReferenceModelD64);
+        auto cpu = CpuBackend::create(weights, {64ull << 20, 2, 16});
+        QVERIFY(cpu.isOk());
+        auto eager = CudaBackend::create(weights, cudaOptions(bf16));
+        QVERIFY2(eager.isOk(), eager.isOk() ? "" : eager.error().toString().c_str());
+        auto graphed = CudaBackend::create(weights, cudaOptions(bf16));
+        QVERIFY2(graphed.isOk(), graphed.isOk() ? "" : graphed.error().toString().c_str());
+        auto ref = decodetest::runScript(**cpu, plan, false);
+        QVERIFY2(ref.isOk(), ref.isOk() ? "" : ref.error().toString().c_str());
+        auto plain = decodetest::runScript(**eager, plan, false);
+        QVERIFY2(plain.isOk(), plain.isOk() ? "" : plain.error().toString().c_str());
+        auto got = decodetest::runScript(**graphed, plan, true);
+        QVERIFY2(got.isOk(), got.isOk() ? "" : got.error().toString().c_str());
+
+        // Graphs ran at every decode step of the graph run, never with HEARTH_CUDA_GRAPHS=0.
+        QCOMPARE(plain->after.replays, plain->before.replays);
+        QCOMPARE(got->after.fallbacks, got->before.fallbacks);
+        for (std::size_t s = 0; s < plan.steps.size(); ++s)
+            QVERIFY2(got->replays[s] == 1, ("decode step " + std::to_string(s) + " made " + std::to_string(got->replays[s]) +
+                                            " graph launches, not 1").c_str());
+        QCOMPARE(static_cast<int>(got->after.captures - got->before.captures), captures);
+        if (plan.growBefore < plan.steps.size())
+            QVERIFY2(got->after.dropped > got->before.dropped, "the graphs survived the buffers they point at moving");
+
+        // Half precision with the same rounding points: the eager path is closer than the fp32
+        // reference (fp16 ulp 2^-11; cuBLAS may sum 17 and 24 rows in another order).
+        const double tight = bf16 ? kLogprobTolerance : 0.02;
+        const std::int64_t vocab = weights->config().vocabSize;
+        double worstCpu = 0.0, worstEager = 0.0;
+        for (std::size_t s = 0; s < plan.steps.size(); ++s)
+            for (std::size_t k = 0; k < plan.steps[s].size(); ++k) {
+                const std::string where = "step " + std::to_string(s) + " sequence " + std::to_string(plan.steps[s][k]);
+                const float* row = got->rows[s][k].data();
+                std::string why = compareRows(row, ref->rows[s][k].data(), vocab, worstCpu);
+                QVERIFY2(why.empty(), (where + " against the CPU backend: " + why).c_str());
+                why = compareRows(row, plain->rows[s][k].data(), vocab, worstEager, tight);
+                QVERIFY2(why.empty(), (where + " against the eager path: " + why).c_str());
+            }
+        QCOMPARE((*graphed)->kvPool().nUsedPages(), 0);
+        QCOMPARE((*eager)->kvPool().nUsedPages(), 0);
+        qInfo("graph replay: largest log-prob difference from the CPU backend %.3g, from the eager path %.3g; %llu captures",
+              worstCpu, worstEager, static_cast<unsigned long long>(got->after.captures - got->before.captures));
     }
 
     void badPlanIsAnError()
@@ -477,6 +561,7 @@ private slots:
         options.backend = BackendChoice::Cuda;
         options.kvBudgetBytes = 64ull << 20;
         options.prefillChunkTokens = 32;
+        const std::uint64_t replays = cuda::decodeGraphCounters().replays;
         auto engine = Engine::create(options);
         QVERIFY2(engine.isOk(), engine.isOk() ? "" : engine.error().toString().c_str());
         QVERIFY((*engine)->load(m_dir + "/" + kReferenceModelD64).isOk());
@@ -515,6 +600,22 @@ private slots:
                              .c_str());
             qInfo("%s prompt %zu: %zu of %d tokens equal golden's", which[i].first.c_str(), which[i].second, same, kGreedyTokens);
         }
+        qInfo("engine: %llu decode steps ran as CUDA graphs",
+              static_cast<unsigned long long>(cuda::decodeGraphCounters().replays - replays));
+    }
+
+    void cleanupTestCase()
+    {
+        const cuda::DecodeGraphCounters n = cuda::decodeGraphCounters();
+        if (n.captures == 0)
+            return;
+        qInfo("CUDA graphs over the suite: %llu captured (%.2f MiB and %.1f ms each on average), %llu replays, "
+              "%llu dropped after a buffer moved, %llu fallbacks",
+              static_cast<unsigned long long>(n.captures),
+              static_cast<double>(n.captureDeviceBytes) / static_cast<double>(n.captures) / (1024.0 * 1024.0),
+              static_cast<double>(n.captureMicros) / static_cast<double>(n.captures) / 1000.0,
+              static_cast<unsigned long long>(n.replays), static_cast<unsigned long long>(n.dropped),
+              static_cast<unsigned long long>(n.fallbacks));
     }
 };
 

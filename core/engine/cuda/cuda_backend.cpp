@@ -9,12 +9,10 @@
 // multi-token sequence is split into runs of consecutive positions, each run one query group of
 // the prefill kernel (the kernel assumes a group's queries sit at the end of its context).
 //
-// TODO(#5): CUDA graphs per batch-size bucket for decode-only steps without LoRA or dynamic NTK:
-// pad the decode rows to the bucket (slot -1 skips the KV write, context length 0 gives zero
-// attention), round maxContext and the block-table width up to a context bucket (it fixes the
-// decode grid), give each graph its own fixed upload buffer (stepData may move when it grows),
-// capture embedding .. lm_head once per (batch bucket, context bucket) and replay it after the
-// upload. Not written yet: it needs a GPU to be checked.
+// Decode-only steps (every sequence one token, no LoRA, no dynamic NTK) run as CUDA graphs, one per
+// (batch bucket, context bucket), captured on first use (cuda_graphs.cpp); everything else, and
+// every step when HEARTH_CUDA_GRAPHS=0 or a capture failed, runs eagerly as described above. Both
+// go through State::enqueueForward, so the graph holds exactly the eager step's launches.
 #include "engine/cuda/cuda_backend.h"
 
 #include <cuda_runtime.h>
@@ -275,65 +273,77 @@ Result<ForwardResult> CudaBackend::runStep(const BatchPlan& plan)
     }
     // The scheduler's thread may not be the one that created the backend.
     HEARTH_CUDA_TRY(cudaSetDevice(s.device));
+    HEARTH_TRY_ASSIGN(const bool viaGraph, s.runDecodeGraph(*this, plan, out));
+    if (viaGraph)
+        return out;
     Step step;
     HEARTH_TRY_STATUS(buildStep(plan, step));
-    const ElemType type = s.weights.type;
+    HEARTH_TRY_STATUS(s.enqueueForward(*this, step));
+    const std::size_t logitsBytes = static_cast<std::size_t>(step.nOut * d.vocab) * sizeof(float);
+    if (logitsBytes)
+        HEARTH_CUDA_TRY(cudaMemcpyAsync(s.logitsHost.data(), s.logits.data(), logitsBytes, cudaMemcpyDeviceToHost,
+                                        asStream(s.stream)));
+    // The step's one synchronisation; it also reports any fault a kernel raised on the way.
+    HEARTH_CUDA_TRY(cudaStreamSynchronize(asStream(s.stream)));
+    // One pass from the pinned buffer (resize-then-copy would also zero-fill: 39 MB at 64 streams).
+    const auto* host = static_cast<const float*>(s.logitsHost.data());
+    out.logits.assign(host, host + static_cast<std::size_t>(step.nOut * d.vocab));
+    out.firstRow = std::move(step.firstRow);
+    return out;
+}
+
+Status CudaBackend::State::enqueueForward(CudaBackend& backend, const Step& step)
+{
+    const ModelConfig& c = backend.config();
+    const CudaDims d(c);
+    const ElemType type = weights.type;
 
     kernels::EmbeddingArgs embed;
     embed.ids = step.tokenIds;
-    embed.table = s.weights.embedding;
-    embed.out = s.residual;
+    embed.table = weights.embedding;
+    embed.out = residual;
     embed.nTokens = step.nRows;
     embed.vocab = d.vocab;
     embed.hidden = d.hidden;
     embed.type = type;
-    HEARTH_KERNEL_CALL(kernels::embeddingGather(embed, s.stream));
-    for (std::size_t layer = 0; layer < m_weights->layers().size(); ++layer)
-        HEARTH_TRY_STATUS(runLayer(step, layer));
+    HEARTH_KERNEL_CALL(kernels::embeddingGather(embed, stream));
+    for (std::size_t layer = 0; layer < weights.layers.size(); ++layer)
+        HEARTH_TRY_STATUS(backend.runLayer(step, layer));
 
     // The last MLP output joins the residual under the final norm; only the asked-for rows are
     // gathered (the embedding gather over the normed rows) and projected to the vocabulary.
     kernels::RmsNormArgs norm;
-    norm.x = s.tmp;
-    norm.residual = s.residual;
-    norm.weight = s.weights.finalNorm;
-    norm.out = s.xn;
+    norm.x = tmp;
+    norm.residual = residual;
+    norm.weight = weights.finalNorm;
+    norm.out = xn;
     norm.nTokens = step.nRows;
     norm.n = d.hidden;
     norm.eps = static_cast<float>(c.rmsNormEps);
     norm.type = type;
-    HEARTH_KERNEL_CALL(kernels::fusedAddRmsNorm(norm, s.stream));
-    const std::size_t logitsBytes = static_cast<std::size_t>(step.nOut * d.vocab) * sizeof(float);
-    if (step.nOut > 0) {
-        kernels::EmbeddingArgs pick;
-        pick.ids = step.gatherRows;
-        pick.table = s.xn;
-        pick.out = s.tmp;
-        pick.nTokens = step.nOut;
-        pick.vocab = step.nRows;
-        pick.hidden = d.hidden;
-        pick.type = type;
-        HEARTH_KERNEL_CALL(kernels::embeddingGather(pick, s.stream));
-        kernels::GemmArgs head;
-        head.x = s.tmp;
-        head.w = s.weights.lmHead;
-        head.y = s.logits.data();
-        head.m = step.nOut;
-        head.n = d.vocab;
-        head.k = d.hidden;
-        head.inType = type;
-        head.outType = ElemType::F32;
-        HEARTH_KERNEL_CALL(s.gemm->gemm(head, s.stream));
-        HEARTH_CUDA_TRY(cudaMemcpyAsync(s.logitsHost.data(), s.logits.data(), logitsBytes, cudaMemcpyDeviceToHost,
-                                        asStream(s.stream)));
-    }
-    // The step's one synchronisation; it also reports any fault a kernel raised on the way.
-    HEARTH_CUDA_TRY(cudaStreamSynchronize(asStream(s.stream)));
-    out.logits.resize(static_cast<std::size_t>(step.nOut * d.vocab));
-    if (logitsBytes)
-        std::memcpy(out.logits.data(), s.logitsHost.data(), logitsBytes);
-    out.firstRow = std::move(step.firstRow);
-    return out;
+    HEARTH_KERNEL_CALL(kernels::fusedAddRmsNorm(norm, stream));
+    if (step.nOut == 0)
+        return Status::ok();
+    kernels::EmbeddingArgs pick;
+    pick.ids = step.gatherRows;
+    pick.table = xn;
+    pick.out = tmp;
+    pick.nTokens = step.nOut;
+    pick.vocab = step.nRows;
+    pick.hidden = d.hidden;
+    pick.type = type;
+    HEARTH_KERNEL_CALL(kernels::embeddingGather(pick, stream));
+    kernels::GemmArgs head;
+    head.x = tmp;
+    head.w = weights.lmHead;
+    head.y = logits.data();
+    head.m = step.nOut;
+    head.n = d.vocab;
+    head.k = d.hidden;
+    head.inType = type;
+    head.outType = ElemType::F32;
+    HEARTH_KERNEL_CALL(gemm->gemm(head, stream));
+    return Status::ok();
 }
 
 }  // namespace hearth

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/cuda/cuda_backend.h"
+#include "engine/cuda/cuda_graphs.h"
 #include "engine/cuda/cuda_lora.h"
 #include "engine/cuda/cuda_util.h"
 #include "engine/cuda/cuda_weights.h"
@@ -76,6 +77,15 @@ struct CudaBackend::State {
 
     // Makes the activation buffer hold `rows` token rows and carves it into the pointers above.
     Status reserveRows(const CudaDims& d, std::int64_t rows);
+
+    // decode graphs (the graphs helper's block; cuda_graphs.h)
+    cuda::DecodeGraphs graphs;
+    // Runs a decode-only plan through its bucket's CUDA graph (captured on first use) into `out`;
+    // false when the plan does not qualify or no graph can be had, and the step is to run eagerly.
+    Result<bool> runDecodeGraph(CudaBackend& backend, const BatchPlan& plan, ForwardResult& out);
+    // Enqueues `step` on the stream from the embedding to the logits of its nOut rows, with no
+    // synchronisation, allocation or copy (so it can be captured); cuda_backend.cpp.
+    Status enqueueForward(CudaBackend& backend, const Step& step);
 };
 
 // One forward's plan: counts and device pointers into State::stepData.
