@@ -161,19 +161,22 @@ void Scheduler::step()
     if (!growForDecode() || m_running.empty())
         return;
 
-    // Every sequence with one token to feed decodes; the oldest one with more prefills a chunk.
+    // Every sequence with one token to feed decodes. Those with more share a prefill budget of
+    // prefillChunkTokens per step, oldest first: N prompts arriving together are prefilled side
+    // by side instead of one after another, and a step stays bounded (the CUDA workspace is sized
+    // for budget + one token per sequence).
     BatchPlan plan;
     std::vector<Sequence*> inPlan;
-    bool prefillTaken = false;
+    std::int64_t prefillBudget = std::max(1, m_options.prefillChunkTokens);
     for (auto& seqPtr : m_running) {
         Sequence& seq = *seqPtr;
         const std::int64_t remaining = seq.remaining();
         std::int64_t n = 1;
         if (remaining > 1) {
-            if (prefillTaken)
+            if (prefillBudget == 0)
                 continue;
-            prefillTaken = true;
-            n = std::min<std::int64_t>(remaining, std::max(1, m_options.prefillChunkTokens));
+            n = std::min(remaining, prefillBudget);
+            prefillBudget -= n;
         }
         SequenceStep s;
         s.tokenIds.assign(seq.tokens.begin() + seq.nComputed, seq.tokens.begin() + seq.nComputed + n);

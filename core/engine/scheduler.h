@@ -1,9 +1,10 @@
 // Continuous batching on one thread that owns the backend: requests wait in a bounded FIFO,
 // join the running set between steps when KV pages allow (reusing cached prefix pages), and each
-// step forwards the decode tokens of every running sequence plus one prefill chunk, so a long
-// prompt never stalls the others. When the pool runs dry mid-decode the youngest sequence is
-// preempted (its pages released, requeued at the front to recompute later). Private to the
-// engine room; Engine (engine.cpp) is its only user.
+// step forwards the decode tokens of every running sequence plus prefill chunks of the oldest
+// prefilling ones, up to prefillChunkTokens prompt tokens in all, so a long prompt never stalls
+// the others and prompts arriving together are prefilled together. When the pool runs dry
+// mid-decode the youngest sequence is preempted (its pages released, requeued at the front to
+// recompute later). Private to the engine room; Engine (engine.cpp) is its only user.
 #pragma once
 
 #include <chrono>
@@ -26,7 +27,7 @@ class LoraAdapter;
 struct SchedulerOptions {
     std::int32_t maxQueuedRequests = 64;
     std::int32_t maxBatchSequences = 16;
-    std::int32_t prefillChunkTokens = 256;
+    std::int32_t prefillChunkTokens = 256;  // prompt tokens per step, over all prefilling sequences
     std::int64_t contextLength = 0;  // prompt + maxTokens may not exceed it
 };
 
