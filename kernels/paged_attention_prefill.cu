@@ -213,14 +213,17 @@ bool fp32ForcedByEnvironment()
     return forced;
 }
 
-// Whether the current device has the tensor-core instructions the fast kernel uses (sm_80+).
+// Whether the current device has the tensor-core instructions the fast kernel uses (sm_80+) and
+// the build holds that kernel for it.
 KernelStatus hasTensorCoreKernel(bool* yes)
 {
     int device = 0;
     int major = 0;
     HEARTH_CUDA_CHECK(cudaGetDevice(&device));
     HEARTH_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-    *yes = major >= 8;
+    *yes = false;
+    if (major >= 8)
+        return detail::prefillTensorCoreCompiled(yes);
     return KernelStatus::success();
 }
 
@@ -241,6 +244,8 @@ KernelStatus pagedAttentionPrefill(const PrefillAttentionArgs& a, StreamHandle s
     HEARTH_KERNEL_REQUIRE(a.qStride % 2 == 0 && a.outStride % 2 == 0, "q/out strides must be even");
     HEARTH_KERNEL_REQUIRE(a.q && a.out && a.queryStart && a.contextLens && a.blockTables,
                           "prefill attention needs q, out, query starts, lengths and tables");
+    // The fp32 kernel, which Auto picks for q off a 16-byte boundary, reads q in element pairs.
+    HEARTH_KERNEL_REQUIRE((reinterpret_cast<std::uintptr_t>(a.q) & 3u) == 0, "q must be 4-byte aligned");
     const std::int64_t qStride = a.qStride ? a.qStride : row;
     const std::int64_t outStride = a.outStride ? a.outStride : row;
     const bool aligned = detail::prefillTensorCoreAligned(a, qStride);
@@ -254,7 +259,8 @@ KernelStatus pagedAttentionPrefill(const PrefillAttentionArgs& a, StreamHandle s
         bool tensorCores = false;
         HEARTH_KERNEL_TRY(hasTensorCoreKernel(&tensorCores));
         HEARTH_KERNEL_REQUIRE(tensorCores || a.impl == PrefillAttentionImpl::Auto,
-                              "the tensor-core prefill needs compute capability 8.0 or newer");
+                              "the tensor-core prefill needs compute capability 8.0 or newer and a build for "
+                              "CUDA architectures 80 or newer");
         if (tensorCores)
             return detail::prefillAttentionTensorCore(a, qStride, outStride, detail::toStream(stream));
     }

@@ -307,6 +307,9 @@ __global__ void __launch_bounds__(kThreads) prefillTcKernel(TcParams p)
         for (int pr = lane; pr < HD / 2; pr += 32)
             detail::storePair(outRow + 2 * pr, oRow[2 * pr] * inv, oRow[2 * pr + 1] * inv);
     }
+#elif defined(__CUDA_ARCH__)
+    (void)p;
+    __trap();  // compiled below sm_80 (the host checks prefillTensorCoreCompiled): fail, never return garbage
 #else
     (void)p;
 #endif
@@ -347,6 +350,15 @@ bool prefillTensorCoreAligned(const PrefillAttentionArgs& a, std::int64_t qStrid
     return aligned(a.q, 16) && aligned(c.kCache, 16) && aligned(c.vCache, 16) && aligned(a.out, 4) &&
            qStride % kChunk == 0 && c.pageStride % kChunk == 0 && c.tokenStride % kChunk == 0 &&
            c.headStride % kChunk == 0;
+}
+
+KernelStatus prefillTensorCoreCompiled(bool* yes)
+{
+    // ptxVersion is the virtual architecture the driver picked for this device (as CUB reads it).
+    cudaFuncAttributes attr{};
+    HEARTH_CUDA_CHECK(cudaFuncGetAttributes(&attr, prefillTcKernel<__half, 64>));
+    *yes = attr.ptxVersion >= 80;
+    return KernelStatus::success();
 }
 
 KernelStatus prefillAttentionTensorCore(const PrefillAttentionArgs& a, std::int64_t qStride, std::int64_t outStride,

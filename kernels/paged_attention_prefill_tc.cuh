@@ -13,6 +13,11 @@ namespace hearth::kernels::detail {
 // (non-zero) stride.
 bool prefillTensorCoreAligned(const PrefillAttentionArgs& a, std::int64_t qStride);
 
+// Whether the tensor-core kernel that the current device would run was compiled for sm_80 or
+// newer: a build whose CUDA architectures stop below 80 leaves only an empty PTX body, which the
+// driver would JIT for an Ampere or newer device.
+KernelStatus prefillTensorCoreCompiled(bool* yes);
+
 // Launches the tensor-core prefill on checked, aligned arguments with at least one query row.
 KernelStatus prefillAttentionTensorCore(const PrefillAttentionArgs& a, std::int64_t qStride, std::int64_t outStride,
                                         cudaStream_t stream);

@@ -202,7 +202,8 @@ private slots:
     // Sequences (queries, cached before them): 1-token and 7-token prompts, a chunk of 83 after 5
     // cached tokens, a fresh 769-token prompt (many 64-row tiles, the last one partial), chunks of
     // 40 and 83 after 300 (a prefix that is not a multiple of a tile or a page), 1 after 769 and 7
-    // after 5. Layout 1 (7-token pages) also writes out through a padded row stride, with a grid
+    // after 5, a sequence with no queries this step (its blocks must write nothing) and 64 after 64
+    // (the causal edge on a K/V tile boundary). Layout 1 (7-token pages) also writes out through a padded row stride, with a grid
     // sized for longer queries than any sequence has: the padding columns and a guard row after
     // the last token must keep their sentinel, so rows past a sequence are never written. The
     // Auto rows read q two elements off a 16-byte boundary, which the tensor-core copies cannot.
@@ -223,7 +224,8 @@ private slots:
         std::mt19937 rng(303u + static_cast<unsigned>(headDim * 13 + nKvHeads * 7 + ratio * 3 + layout + type * 1000 +
                                                       impl * 5000));
         const std::vector<std::pair<int, int>> seqs = {{1, 0},    {7, 0},    {83, 5},  {769, 0},
-                                                       {40, 300}, {83, 300}, {1, 769}, {7, 5}};
+                                                       {40, 300}, {83, 300}, {1, 769}, {7, 5},
+                                                       {0, 12},   {64, 64}};
         std::vector<int> lengths;
         std::vector<std::int32_t> ctx, queryStart{0};
         int maxQuery = 0;
@@ -375,6 +377,33 @@ private slots:
                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() / kReps;
             qInfo("prefill attention %s %s, 512 tokens x 28 layers (28 q / 4 kv heads, head_dim 128): %.3f ms",
                   impl == hk::PrefillAttentionImpl::TensorCore ? "tensor cores" : "fp32", typeName(c.type), ms);
+        }
+    }
+
+    // The fp32 kernel (Auto's choice for q off a 16-byte boundary) reads q in element pairs: a q
+    // only 2-byte aligned is refused before any launch instead of faulting on the device.
+    void prefillRefusesQOffPairBoundary()
+    {
+        hk::PrefillAttentionArgs args;
+        const auto base = std::uintptr_t{4096};
+        args.q = reinterpret_cast<const void*>(base + 2);
+        args.out = reinterpret_cast<void*>(base);
+        args.queryStart = args.contextLens = args.blockTables = reinterpret_cast<const std::int32_t*>(base);
+        args.maxPagesPerSeq = 4;
+        args.nSeqs = 1;
+        args.nQHeads = 2;
+        args.maxQueryLen = 1;
+        args.cache.kCache = args.cache.vCache = reinterpret_cast<void*>(base);
+        args.cache.nKvHeads = 1;
+        args.cache.headDim = 64;
+        args.cache.tokenStride = 64;
+        args.cache.headStride = 64;
+        args.cache.pageStride = 16 * 64;
+        for (auto impl : {hk::PrefillAttentionImpl::Auto, hk::PrefillAttentionImpl::Fp32}) {
+            args.impl = impl;
+            const KernelStatus s = hk::pagedAttentionPrefill(args, nullptr);
+            QVERIFY(!s.ok);
+            QVERIFY2(s.message.find("4-byte") != std::string::npos, s.describe().c_str());
         }
     }
 
