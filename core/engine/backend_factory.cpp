@@ -9,6 +9,7 @@
 #include "engine/cpu/cpu_backend.h"
 #if HEARTH_CUDA_BUILT
 #include "engine/cuda/cuda_backend.h"
+#include "engine/cuda/cuda_load.h"
 #endif
 
 namespace hearth {
@@ -36,15 +37,7 @@ Result<CreatedBackend> createCpu(const BackendRequest& r, std::string reason)
 #if HEARTH_CUDA_BUILT
 Result<CreatedBackend> createCuda(const BackendRequest& r)
 {
-    CudaBackendOptions o;
-    o.device = r.options.gpuIndex;
-    o.kvBudgetBytes = r.options.kvBudgetBytes;
-    o.compute = r.options.weightDtype == WeightDType::F16    ? CudaComputeType::F16
-                : r.options.weightDtype == WeightDType::BF16 ? CudaComputeType::BF16
-                                                             : CudaComputeType::Auto;
-    o.workspaceTokens = static_cast<std::int64_t>(std::max(1, r.options.prefillChunkTokens)) +
-                        std::max(1, r.options.maxBatchSequences);
-    o.logitsRows = std::max(1, r.options.maxBatchSequences);
+    const CudaBackendOptions o = cudaBackendOptionsFor(r.options);
     HEARTH_TRY_ASSIGN(std::unique_ptr<CudaBackend> backend, CudaBackend::create(r.weights, o));
     if (r.warmUp)
         HEARTH_TRY_STATUS(r.warmUp(*backend));
@@ -63,6 +56,16 @@ std::string cudaUnavailableReason()
 #else
     return "this build has no CUDA backend";
 #endif
+}
+
+bool cudaWillBeTried(const EngineOptions& options)
+{
+    switch (options.backend) {
+    case BackendChoice::Cpu: return false;
+    case BackendChoice::Cuda: return HEARTH_CUDA_BUILT != 0;
+    case BackendChoice::Auto: break;
+    }
+    return HEARTH_CUDA_BUILT != 0 && cudaEnabledForAuto() && cudaUnavailableReason().empty();
 }
 
 Result<CreatedBackend> createBackend(const BackendRequest& r)

@@ -32,6 +32,10 @@ struct CreatedBackend {
 // backend has passed its GPU tests), else CPU; a CUDA failure then falls back to the CPU.
 Result<CreatedBackend> createBackend(const BackendRequest& request);
 
+// True when createBackend would try CUDA first for `options` (Cuda in a CUDA build; Auto with a
+// usable device and HEARTH_ENABLE_CUDA=1): the model loader then streams weights to the device.
+bool cudaWillBeTried(const EngineOptions& options);
+
 // Empty when BackendChoice::Cuda can work in this build on this machine, else why not.
 std::string cudaUnavailableReason();
 

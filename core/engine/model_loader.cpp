@@ -4,7 +4,11 @@
 #include <chrono>
 #include <future>
 
+#include "build_config.h"
 #include "engine/backend_factory.h"
+#if HEARTH_CUDA_BUILT
+#include "engine/cuda/cuda_load.h"
+#endif
 #include "load/host_sink.h"
 #include "load/loader.h"
 #include "util/system_memory.h"
@@ -67,30 +71,136 @@ Status warmUp(Backend& backend)
     return Status::ok();
 }
 
-}  // namespace
 
-Result<LoadedModel> loadModelForEngine(const ModelLoadParams& params)
+// The tokenizer, parsed on its own thread while the weights stream in; shared by the device path
+// and the host path it may fall back to. Its future is always waited for, also on error and cancel.
+struct TokenizerJob {
+    double ms = 0.0;
+    std::shared_future<Result<std::shared_ptr<const Tokenizer>>> result;
+
+    explicit TokenizerJob(const std::string& path)
+    {
+        result = std::async(std::launch::async, [path, this]() -> Result<std::shared_ptr<const Tokenizer>> {
+                     const Clock::time_point t0 = Clock::now();
+                     Result<std::unique_ptr<Tokenizer>> loaded = loadTokenizer(path);
+                     ms = msBetween(t0, Clock::now());
+                     if (!loaded)
+                         return loaded.error();
+                     return std::shared_ptr<const Tokenizer>(std::move(*loaded));
+                 }).share();
+    }
+    TokenizerJob(const TokenizerJob&) = delete;
+    TokenizerJob& operator=(const TokenizerJob&) = delete;
+    ~TokenizerJob()
+    {
+        if (result.valid())
+            result.wait();
+    }
+};
+
+// How long a request may be: options, model and KV pool combined.
+std::int64_t contextLengthFor(const ModelConfig& config, const EngineOptions& options, const KvPagePool& pool)
 {
-    const Clock::time_point start = Clock::now();
-    const auto elapsedS = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
-    LoadProgress opening;
-    opening.stage = kLoadStageOpening;
-    if (params.onProgress)
-        params.onProgress(opening);
-    HEARTH_TRY_ASSIGN(ModelConfig config, loadModelConfig(params.path));
-    HEARTH_TRY_ASSIGN(LoadPlan plan, makeLoadPlan(params.path, halfTarget(params.options.weightDtype)));
+    std::int64_t context = config.maxPositions > 0 ? config.maxPositions : INT64_MAX;
+    if (options.contextLength > 0)
+        context = std::min(context, options.contextLength);
+    // One sequence must fit the pool on its own, or preemption could not free enough for it.
+    return std::min<std::int64_t>(context, static_cast<std::int64_t>(pool.nPages()) * pool.layout().pageTokens);
+}
+
+// The tokenizer's share of the breakdown: overlapped, plus what it took beyond the last byte.
+void addTokenizerTimes(std::vector<LoadStageTime>& breakdown, const TokenizerJob& job, double waitMs)
+{
+    breakdown.push_back(LoadStageTime{kLoadStageTokenizer, job.ms - waitMs, true});
+    if (waitMs >= 1.0)
+        breakdown.push_back(LoadStageTime{kLoadStageTokenizer, waitMs, false});
+}
+
+#if HEARTH_CUDA_BUILT
+// Breakdown-only entries of the device path: setup that runs while the weights stream in.
+constexpr const char* kStageCudaContext = "CUDA context";
+constexpr const char* kStageCublas = "cuBLAS and workspace";
+constexpr const char* kStageKvPool = "KV cache";
+
+// The device path: weights stream straight into the CUDA backend's storage while it sets up.
+Result<LoadedModel> loadOnDevice(const ModelLoadParams& params, const ModelConfig& config, TokenizerJob& tokenizerJob,
+                                 Clock::time_point start)
+{
+    HEARTH_TRY_ASSIGN(LoadPlan plan, makeLoadPlan(params.path));  // as stored: the device converts
+    const double openMs = msBetween(start, Clock::now());
     if (cancelled(params))
         return cancelledError(params.path);
-    // The tokenizer (a large tokenizer.json takes a while to parse) loads while the weights
-    // stream in; the future is always waited for, also on error and cancel.
-    double tokenizerMs = 0.0;
-    std::future<Result<std::unique_ptr<Tokenizer>>> tokenizerJob =
-        std::async(std::launch::async, [path = params.path, &tokenizerMs] {
-            const Clock::time_point t0 = Clock::now();
-            Result<std::unique_ptr<Tokenizer>> loaded = loadTokenizer(path);
-            tokenizerMs = msBetween(t0, Clock::now());
-            return loaded;
-        });
+    CudaLoadRequest request;
+    request.config = config;
+    request.plan = &plan;
+    request.options = params.options;
+    request.pipe.nReaders = params.nReaders;
+    request.pipe.chunkBytes = params.readChunkBytes;
+    request.pipe.cancel = params.cancel;
+    request.pipe.onProgress = params.onProgress;
+    request.pipe.loadStart = start;
+    request.pipe.stagesBefore.push_back(LoadStageTime{kLoadStageOpening, openMs, false});
+    // Warm-up is its own stage: reported before it starts, from the hook the loader calls.
+    LoadProgress warming;
+    request.warmUp = [&](Backend& backend) -> Status {
+        warming.stage = kLoadStageWarmingUp;
+        warming.bytesDone = warming.bytesTotal = plan.totalBytes;
+        warming.elapsedS = std::chrono::duration<double>(Clock::now() - start).count();
+        if (params.onProgress)
+            params.onProgress(warming);
+        return warmUp(backend);
+    };
+    Result<CudaLoadResult> loaded = loadOnCudaDevice(request);
+    if (!loaded)
+        return loaded.error().code == ErrorCode::Cancelled || cancelled(params) ? cancelledError(params.path) : loaded.error();
+    const Clock::time_point readyAt = Clock::now();
+    const Result<std::shared_ptr<const Tokenizer>>& tokenizer = tokenizerJob.result.get();
+    const double tokenizerWaitMs = msBetween(readyAt, Clock::now());
+    if (!tokenizer)
+        return tokenizer.error();
+    CudaLoadResult& r = *loaded;
+
+    LoadedModel out;
+    out.tokenizer = *tokenizer;
+    out.weights = r.weights;
+    out.readMode = r.report.readMode;
+    out.backendReason = "running on CUDA: " + r.describe + " (weights streamed to the device)";
+    // "opening" holds the files and buffers and the wait for the context; the device setup that
+    // ran beside the transfer is listed as overlapped, and any part of it that outlasted the
+    // transfer as time of its own.
+    std::vector<LoadStageTime> breakdown = request.pipe.stagesBefore;
+    breakdown[0].ms += r.contextWaitMs + r.report.openMs;
+    breakdown.push_back(LoadStageTime{kLoadStageReading, r.report.readMs, false});
+    breakdown.push_back(LoadStageTime{kStageCudaContext, r.setup.contextMs, true});
+    breakdown.push_back(LoadStageTime{kStageCublas, r.setup.cublasMs + r.setup.workspaceMs, true});
+    breakdown.push_back(LoadStageTime{kStageKvPool, r.setup.kvMs, true});
+    if (r.setupWaitMs >= 1.0)
+        breakdown.push_back(LoadStageTime{kStageKvPool, r.setupWaitMs, false});
+    breakdown.push_back(LoadStageTime{kLoadStageConverting, r.finishMs, false});
+    addTokenizerTimes(breakdown, tokenizerJob, tokenizerWaitMs);
+    breakdown.push_back(LoadStageTime{kLoadStageWarmingUp, r.warmUpMs, false});
+    out.backend = std::move(r.backend);
+    out.contextLength = contextLengthFor(config, params.options, out.backend->kvPool());
+    out.finalProgress = r.report.lastProgress;
+    out.finalProgress.stage = kLoadStageReady;
+    out.finalProgress.rateBytesPerS = 0.0;
+    out.finalProgress.etaS = 0.0;
+    out.finalProgress.elapsedS = std::chrono::duration<double>(Clock::now() - start).count();
+    out.finalProgress.breakdown = std::move(breakdown);
+    return out;
+}
+#endif
+
+// The host path: weights into host memory, then the backend over them (the CPU backend, or the
+// CUDA backend uploading from the host when the device path was not taken).
+Result<LoadedModel> loadOnHost(const ModelLoadParams& params, const ModelConfig& config, TokenizerJob& tokenizerJob,
+                               Clock::time_point start, const std::string& fallbackReason)
+{
+    const auto elapsedS = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
+    HEARTH_TRY_ASSIGN(LoadPlan plan, makeLoadPlan(params.path, halfTarget(params.options.weightDtype)));
+    const double openMs = msBetween(start, Clock::now());
+    if (cancelled(params))
+        return cancelledError(params.path);
     LoadedModel out;
 
     HostSink sink;
@@ -100,16 +210,16 @@ Result<LoadedModel> loadModelForEngine(const ModelLoadParams& params)
     pipe.cancel = params.cancel;
     pipe.onProgress = params.onProgress;
     pipe.loadStart = start;
-    pipe.stagesBefore.push_back(LoadStageTime{kLoadStageOpening, msBetween(start, Clock::now()), false});
+    pipe.stagesBefore.push_back(LoadStageTime{kLoadStageOpening, openMs, false});
     Result<LoadPipelineReport> piped = runLoadPipeline(plan, sink, pipe);
     const Clock::time_point readEnd = Clock::now();
-    Result<std::unique_ptr<Tokenizer>> tokenizer = tokenizerJob.get();
+    const Result<std::shared_ptr<const Tokenizer>>& tokenizer = tokenizerJob.result.get();
     const double tokenizerWaitMs = msBetween(readEnd, Clock::now());
     if (!piped)
         return piped.error().code == ErrorCode::Cancelled ? cancelledError(params.path) : piped.error();
     if (!tokenizer)
         return tokenizer.error();
-    out.tokenizer = std::move(*tokenizer);
+    out.tokenizer = *tokenizer;
     const LoadPipelineReport& report = *piped;
     out.readMode = report.readMode;
     std::shared_ptr<const HostTensorSet> tensors = sink.takeTensors();
@@ -128,9 +238,7 @@ Result<LoadedModel> loadModelForEngine(const ModelLoadParams& params)
     std::vector<LoadStageTime> breakdown = pipe.stagesBefore;
     breakdown[0].ms += report.openMs;
     breakdown.push_back(LoadStageTime{kLoadStageReading, report.readMs, false});
-    breakdown.push_back(LoadStageTime{kLoadStageTokenizer, tokenizerMs - tokenizerWaitMs, true});
-    if (tokenizerWaitMs >= 1.0)
-        breakdown.push_back(LoadStageTime{kLoadStageTokenizer, tokenizerWaitMs, false});
+    addTokenizerTimes(breakdown, tokenizerJob, tokenizerWaitMs);
     if (params.options.weightDtype != WeightDType::AsStored)
         breakdown.push_back(LoadStageTime{kLoadStageConverting, static_cast<double>(sink.convertNs()) / 1e6, true});
 
@@ -146,29 +254,51 @@ Result<LoadedModel> loadModelForEngine(const ModelLoadParams& params)
     BackendRequest request;
     request.weights = out.weights;
     request.options = params.options;
+    if (!fallbackReason.empty())
+        request.options.backend = BackendChoice::Cpu;
     request.cpuKvBudgetBytes = params.options.kvBudgetBytes > 0 ? params.options.kvBudgetBytes
                                                                 : defaultKvBudget(config, params.options);
     request.warmUp = warmUp;
     HEARTH_TRY_ASSIGN(CreatedBackend created, createBackend(request));
     std::unique_ptr<Backend> backend = std::move(created.backend);
-    out.backendReason = std::move(created.reason);
+    out.backendReason = fallbackReason.empty() ? std::move(created.reason) : fallbackReason;
     if (cancelled(params))
         return cancelledError(params.path);
     breakdown.push_back(LoadStageTime{kLoadStageWarmingUp, msBetween(warmStart, Clock::now()), false});
 
-    const KvPagePool& pool = backend->kvPool();
-    std::int64_t context = config.maxPositions > 0 ? config.maxPositions : INT64_MAX;
-    if (params.options.contextLength > 0)
-        context = std::min(context, params.options.contextLength);
-    // One sequence must fit the pool on its own, or preemption could not free enough for it.
-    context = std::min<std::int64_t>(context, static_cast<std::int64_t>(pool.nPages()) * pool.layout().pageTokens);
-    out.contextLength = context;
+    out.contextLength = contextLengthFor(config, params.options, backend->kvPool());
     out.backend = std::move(backend);
     out.finalProgress = warming;
     out.finalProgress.stage = kLoadStageReady;
     out.finalProgress.elapsedS = elapsedS();
     out.finalProgress.breakdown = std::move(breakdown);
     return out;
+}
+
+}  // namespace
+
+Result<LoadedModel> loadModelForEngine(const ModelLoadParams& params)
+{
+    const Clock::time_point start = Clock::now();
+    LoadProgress opening;
+    opening.stage = kLoadStageOpening;
+    if (params.onProgress)
+        params.onProgress(opening);
+    HEARTH_TRY_ASSIGN(ModelConfig config, loadModelConfig(params.path));
+    if (cancelled(params))
+        return cancelledError(params.path);
+    TokenizerJob tokenizerJob(params.path);
+    std::string fallbackReason;
+#if HEARTH_CUDA_BUILT
+    if (cudaWillBeTried(params.options)) {
+        Result<LoadedModel> device = loadOnDevice(params, config, tokenizerJob, start);
+        if (device || params.options.backend == BackendChoice::Cuda || device.error().code == ErrorCode::Cancelled ||
+            cancelled(params))
+            return device;
+        fallbackReason = "running on the CPU: the CUDA backend failed: " + device.error().message;
+    }
+#endif
+    return loadOnHost(params, config, tokenizerJob, start, fallbackReason);
 }
 
 }  // namespace hearth

@@ -495,6 +495,8 @@ class TestDeviceSink : public QObject {
     Q_OBJECT
 
 private slots:
+    void initTestCase() { std::filesystem::create_directories(workTempRoot()); }
+
     void referenceConversionIsSane()
     {
         // The test's own reference against values whose roundings are known by hand.

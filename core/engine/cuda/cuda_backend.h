@@ -34,12 +34,36 @@ struct CudaBackendOptions {
     std::int64_t logitsRows = 16;
 };
 
+// Where the device setup's time went (milliseconds), for the load breakdown.
+struct CudaSetupTimes {
+    double contextMs = 0.0;    // device selection, context creation, memory plan, weight storage
+    double cublasMs = 0.0;     // stream, cuBLAS handle and GEMM workspace
+    double kvMs = 0.0;         // KV pool allocation and zeroing
+    double workspaceMs = 0.0;  // activations and logits buffers
+};
+
 class CudaBackend final : public Backend {
 public:
     // Uploads the weights and sizes the KV pool. Unavailable without a usable device;
     // OutOfMemory saying how much was needed and how much was free when the model does not fit.
     static Result<std::unique_ptr<CudaBackend>> create(std::shared_ptr<const ModelWeights> weights,
                                                        const CudaBackendOptions& options = {});
+
+    // The device load path in three steps. beginCreate: device, context, memory plan and the
+    // weight storage (empty; laid out by planDeviceLayout(config)), with `checkpointType` (the
+    // embedding's stored dtype) resolving CudaComputeType::Auto. setUpRest: stream, cuBLAS, KV
+    // pool and workspace; may run on another thread while the weights stream into
+    // weightStorage(). completeLoad once every weight byte is there; `weights` describes the
+    // tensors (config and shapes; its data pointers are device addresses inside the storage and
+    // must never be read on the host). Destroying the backend after any step frees everything.
+    static Result<std::unique_ptr<CudaBackend>> beginCreate(const ModelConfig& config, DType checkpointType,
+                                                            const CudaBackendOptions& options = {});
+    Status setUpRest();
+    Status completeLoad(std::shared_ptr<const ModelWeights> weights);
+    void* weightStorage() const;
+    std::uint64_t weightStorageBytes() const;
+    DType weightDType() const;  // F16 or BF16
+    const CudaSetupTimes& setupTimes() const;
     ~CudaBackend() override;
 
     const char* name() const override { return "cuda"; }

@@ -1,11 +1,14 @@
 // Creating the CUDA backend: the device, the memory plan (weights, workspace, a reserve and KV
 // pages from what is left), the stream and cuBLAS, the weights' upload and the activation,
-// logits and step buffers. The step itself is in cuda_backend.cpp, the layers in cuda_layers.cpp.
+// logits and step buffers. In phases, so the device load path can stream the weights into
+// their storage while cuBLAS and the KV pool are set up (beginCreate, setUpRest, completeLoad).
+// The step itself is in cuda_backend.cpp, the layers in cuda_layers.cpp.
 #include "engine/cuda/cuda_backend.h"
 
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "engine/cuda/cuda_state.h"
 
@@ -21,14 +24,18 @@ constexpr std::size_t kGemmWorkspaceBytes = std::size_t{32} << 20;
 
 cudaStream_t asStream(kernels::StreamHandle s) { return static_cast<cudaStream_t>(s); }
 
-ElemType resolveType(const ModelWeights& w, CudaComputeType want)
+using Clock = std::chrono::steady_clock;
+
+double msSince(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+ElemType resolveType(DType checkpoint, CudaComputeType want)
 {
     if (want == CudaComputeType::F16)
         return ElemType::F16;
     if (want == CudaComputeType::BF16)
         return ElemType::BF16;
     // The embedding's dtype speaks for the checkpoint; fp32 runs as bf16 for its range.
-    return w.embedding().dtype == DType::F16 ? ElemType::F16 : ElemType::BF16;
+    return checkpoint == DType::F16 ? ElemType::F16 : ElemType::BF16;
 }
 
 }  // namespace
@@ -67,7 +74,20 @@ Result<std::unique_ptr<CudaBackend>> CudaBackend::create(std::shared_ptr<const M
 {
     if (!weights)
         return makeError(ErrorCode::InvalidArgument, "CUDA backend: no weights");
-    const ModelConfig& c = weights->config();
+    HEARTH_TRY_ASSIGN(std::unique_ptr<CudaBackend> b, beginCreate(weights->config(), weights->embedding().dtype, options));
+    HEARTH_TRY_STATUS(b->setUpRest());
+    State& s = *b->m;
+    HEARTH_CUDA_TRY(cudaSetDevice(s.device));
+    HEARTH_TRY_STATUS(cuda::uploadWeights(*weights, s.weights.type, s.rope.invFreq, s.weights));
+    HEARTH_CUDA_TRY(cudaDeviceSynchronize());
+    b->m_weights = std::move(weights);
+    return b;
+}
+
+Result<std::unique_ptr<CudaBackend>> CudaBackend::beginCreate(const ModelConfig& c, DType checkpointType,
+                                                              const CudaBackendOptions& options)
+{
+    const auto start = Clock::now();
     if (c.headDim != 64 && c.headDim != 80 && c.headDim != 96 && c.headDim != 128)
         return makeError(ErrorCode::Unsupported, "CUDA backend: head_dim " + std::to_string(c.headDim) +
                                                      " is not supported by the attention kernels (64, 80, 96 or 128)");
@@ -87,7 +107,11 @@ Result<std::unique_ptr<CudaBackend>> CudaBackend::create(std::shared_ptr<const M
     std::unique_ptr<CudaBackend> b(new CudaBackend());
     State& s = *b->m;
     s.device = options.device;
+    s.loadConfig = c;
+    s.createOptions = options;
     HEARTH_CUDA_TRY(cudaSetDevice(s.device));
+    // The first runtime call that needs the context creates it: the slow part of this phase.
+    HEARTH_CUDA_TRY(cudaFree(nullptr));
     cudaDeviceProp prop{};
     HEARTH_CUDA_TRY(cudaGetDeviceProperties(&prop, s.device));
     s.deviceName = prop.name;
@@ -95,8 +119,9 @@ Result<std::unique_ptr<CudaBackend>> CudaBackend::create(std::shared_ptr<const M
     // The memory plan: weights, workspace, a reserve for the driver, cuBLAS and fragmentation,
     // and KV pages from what is left.
     const CudaDims d(c);
-    const ElemType type = resolveType(*weights, options.compute);
-    s.weightBytes = cuda::deviceWeightBytes(*weights);
+    s.weights.type = resolveType(checkpointType, options.compute);
+    s.layout = planDeviceLayout(c);
+    s.weightBytes = s.layout.bytes;
     const std::size_t workspaceBytes =
         d.activationBytes(options.workspaceTokens) + kGemmWorkspaceBytes +
         static_cast<std::size_t>(options.logitsRows * d.vocab) * sizeof(float) +
@@ -119,22 +144,59 @@ Result<std::unique_ptr<CudaBackend>> CudaBackend::create(std::shared_ptr<const M
         kvBytes = std::min<std::uint64_t>(kvBytes, options.kvBudgetBytes);
     HEARTH_TRY_ASSIGN(b->m_pool, KvPagePool::create(layout, kvBytes));
     s.kvBytes = static_cast<std::uint64_t>(b->m_pool.nPages()) * static_cast<std::uint64_t>(layout.bytesPerPage());
+    s.rope = computeRopeFrequencies(c, 0);
+    HEARTH_TRY_STATUS(s.weights.storage.reserve(s.weightBytes, "the model's weights"));
+    s.setupTimes.contextMs = msSince(start);
+    return b;
+}
 
+Status CudaBackend::setUpRest()
+{
+    State& s = *m;
+    const CudaDims d(s.loadConfig);
+    const CudaBackendOptions& options = s.createOptions;
+    HEARTH_CUDA_TRY(cudaSetDevice(s.device));  // this may be another thread than beginCreate's
+    auto t = Clock::now();
     HEARTH_KERNEL_CALL(kernels::createStream(&s.stream));
     HEARTH_KERNEL_CALL(kernels::GemmContext::create(&s.gemm, kGemmWorkspaceBytes));
-    s.rope = computeRopeFrequencies(c, 0);
-    HEARTH_TRY_STATUS(cuda::uploadWeights(*weights, type, s.rope.invFreq, s.weights));
+    s.setupTimes.cublasMs = msSince(t);
+    t = Clock::now();
     HEARTH_TRY_STATUS(s.kv.reserve(s.kvBytes, "the KV cache"));
     // Zeroed once: the attention kernels may load (and mask) slots past a context's end, and
-    // never-written memory could hold NaN patterns that a masked 0 * NaN would spread.
-    HEARTH_CUDA_TRY(cudaMemset(s.kv.data(), 0, s.kv.bytes()));
+    // never-written memory could hold NaN patterns that a masked 0 * NaN would spread. On the
+    // backend's own (non-blocking) stream, so a weight upload on another stream runs beside it.
+    HEARTH_CUDA_TRY(cudaMemsetAsync(s.kv.data(), 0, s.kv.bytes(), asStream(s.stream)));
+    HEARTH_CUDA_TRY(cudaStreamSynchronize(asStream(s.stream)));
+    s.setupTimes.kvMs = msSince(t);
+    t = Clock::now();
     HEARTH_TRY_STATUS(s.reserveRows(d, options.workspaceTokens));
     HEARTH_TRY_STATUS(s.logits.reserve(static_cast<std::size_t>(options.logitsRows * d.vocab) * sizeof(float), "logits"));
     HEARTH_TRY_STATUS(s.logitsHost.reserve(static_cast<std::size_t>(options.logitsRows * d.vocab) * sizeof(float), "logits"));
-    HEARTH_CUDA_TRY(cudaDeviceSynchronize());
-    b->m_weights = std::move(weights);
-    return b;
+    s.setupTimes.workspaceMs = msSince(t);
+    return Status::ok();
 }
+
+Status CudaBackend::completeLoad(std::shared_ptr<const ModelWeights> weights)
+{
+    State& s = *m;
+    if (!weights || weights->layers().size() != s.layout.layers.size())
+        return makeError(ErrorCode::InvalidArgument, "CUDA backend: the loaded weights do not match the device layout");
+    HEARTH_CUDA_TRY(cudaSetDevice(s.device));
+    cuda::bindDeviceWeights(s.layout, s.weights.type, s.weights);
+    const std::size_t ropeBytes = s.rope.invFreq.size() * sizeof(float);
+    if (ropeBytes > s.layout.ropeBytes)
+        return makeError(ErrorCode::Internal, "CUDA backend: the RoPE table does not fit its slot");
+    HEARTH_CUDA_TRY(cudaMemcpy(s.weights.storage.as<std::uint8_t>(s.layout.rope), s.rope.invFreq.data(), ropeBytes,
+                               cudaMemcpyHostToDevice));
+    HEARTH_CUDA_TRY(cudaDeviceSynchronize());
+    m_weights = std::move(weights);
+    return Status::ok();
+}
+
+void* CudaBackend::weightStorage() const { return m->weights.storage.data(); }
+std::uint64_t CudaBackend::weightStorageBytes() const { return m->weightBytes; }
+DType CudaBackend::weightDType() const { return m->weights.type == ElemType::F16 ? DType::F16 : DType::BF16; }
+const CudaSetupTimes& CudaBackend::setupTimes() const { return m->setupTimes; }
 
 std::string CudaBackend::describe() const
 {

@@ -86,6 +86,12 @@ struct CudaBackend::State {
     // Enqueues `step` on the stream from the embedding to the logits of its nOut rows, with no
     // synchronisation, allocation or copy (so it can be captured); cuda_backend.cpp.
     Status enqueueForward(CudaBackend& backend, const Step& step);
+
+    // load path (the load helper's block; cuda_backend_create.cpp)
+    ModelConfig loadConfig;            // from beginCreate, for setUpRest and completeLoad
+    CudaBackendOptions createOptions;
+    DeviceLayout layout;               // where the weights sit in weights.storage
+    CudaSetupTimes setupTimes;
 };
 
 // One forward's plan: counts and device pointers into State::stepData.

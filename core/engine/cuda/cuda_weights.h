@@ -2,13 +2,15 @@
 // type (fp16 or bf16; fp32 checkpoints rounded once on the host), q/k/v fused into one
 // [q | k | v] matrix with a fused bias and gate/up into one [gate | up] matrix (each part copied
 // to its offset at upload), the embedding and the lm_head (one copy when tied), and the RoPE
-// inverse frequencies. One device allocation holds all of it. Private to engine/cuda.
+// inverse frequencies. One device allocation holds all of it, laid out by planDeviceLayout
+// (engine/device_layout.h), which the device load pipeline shares. Private to engine/cuda.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
 #include "engine/cuda/cuda_util.h"
+#include "engine/device_layout.h"
 #include "engine/model_weights.h"
 
 namespace hearth::cuda {
@@ -35,6 +37,8 @@ struct DeviceWeights {
     std::vector<DeviceLayer> layers;
 };
 
+// Points `out`'s tensors into `out.storage` (already holding layout.bytes) as `layout` places them.
+void bindDeviceWeights(const DeviceLayout& layout, kernels::ElemType type, DeviceWeights& out);
 // Bytes uploadWeights() will allocate for `weights`.
 std::uint64_t deviceWeightBytes(const ModelWeights& weights);
 // Converts and copies every tensor into `out` (synchronous: uses the default stream and waits).

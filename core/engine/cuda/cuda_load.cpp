@@ -1,0 +1,138 @@
+#include "engine/cuda/cuda_load.h"
+
+#include <algorithm>
+#include <chrono>
+#include <future>
+#include <unordered_map>
+
+#include "engine/cuda/cuda_load_ops.h"
+#include "engine/device_layout.h"
+#include "load/device_sink.h"
+
+namespace hearth {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double msSince(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+// Waits for the setup thread on every way out, before the backend it works on is destroyed.
+struct SetupJoin {
+    std::future<Status>& job;
+    ~SetupJoin()
+    {
+        if (job.valid())
+            job.wait();
+    }
+};
+
+}  // namespace
+
+CudaBackendOptions cudaBackendOptionsFor(const EngineOptions& options)
+{
+    CudaBackendOptions o;
+    o.device = options.gpuIndex;
+    o.kvBudgetBytes = options.kvBudgetBytes;
+    o.compute = options.weightDtype == WeightDType::F16    ? CudaComputeType::F16
+                : options.weightDtype == WeightDType::BF16 ? CudaComputeType::BF16
+                                                           : CudaComputeType::Auto;
+    o.workspaceTokens = static_cast<std::int64_t>(std::max(1, options.prefillChunkTokens)) +
+                        std::max(1, options.maxBatchSequences);
+    o.logitsRows = std::max(1, options.maxBatchSequences);
+    return o;
+}
+
+Result<CudaLoadResult> loadOnCudaDevice(const CudaLoadRequest& request)
+{
+    if (!request.plan)
+        return makeError(ErrorCode::InvalidArgument, "CUDA load: no load plan");
+    const LoadPlan& plan = *request.plan;
+    const CudaBackendOptions options = cudaBackendOptionsFor(request.options);
+    const DeviceLayout layout = planDeviceLayout(request.config);
+    // A missing or misshapen tensor fails here, before the device is touched.
+    HEARTH_TRY_STATUS(deviceDestinations(layout, plan, DType::F16).status());
+    DType checkpoint = DType::BF16;
+    for (const PlannedTensor& t : plan.tensors)
+        if (t.name == "model.embed_tokens.weight")
+            checkpoint = t.storedDtype;
+
+    // Context, memory plan and weight storage first (the reads need the storage), then cuBLAS,
+    // the KV pool and the workspace while the weights stream in.
+    const Clock::time_point waitStart = Clock::now();
+    std::promise<Result<std::unique_ptr<CudaBackend>>> begun;
+    std::future<Result<std::unique_ptr<CudaBackend>>> begunResult = begun.get_future();
+    std::future<Status> setup = std::async(std::launch::async, [&begun, &request, &options, checkpoint]() -> Status {
+        Result<std::unique_ptr<CudaBackend>> created = CudaBackend::beginCreate(request.config, checkpoint, options);
+        if (!created) {
+            Error error = created.error();
+            begun.set_value(std::move(created));
+            return error;
+        }
+        CudaBackend* backend = created->get();
+        begun.set_value(std::move(created));
+        return backend->setUpRest();
+    });
+    Result<std::unique_ptr<CudaBackend>> created = begunResult.get();
+    if (!created) {
+        setup.wait();
+        return created.error();
+    }
+    std::unique_ptr<CudaBackend> backend = std::move(*created);
+    SetupJoin join{setup};  // declared after the backend: joins before it is destroyed
+    CudaLoadResult out;
+    out.contextWaitMs = msSince(waitStart);
+
+    HEARTH_TRY_ASSIGN(std::vector<DeviceDestination> destinations,
+                      deviceDestinations(layout, plan, backend->weightDType()));
+    HEARTH_TRY_ASSIGN(std::unique_ptr<cuda::CudaLoadOps> ops, cuda::CudaLoadOps::create(options.device));
+    if (request.pipe.cancel && request.pipe.cancel->load())
+        return makeError(ErrorCode::Cancelled, "loading was cancelled");
+    LoadPipelineOptions pipe = request.pipe;
+    Result<LoadPipelineReport> piped = [&] {
+        DeviceSink sink(DeviceSinkOptions{ops.get(), destinations, backend->weightStorage(), backend->weightStorageBytes()});
+        return runLoadPipeline(plan, sink, pipe);
+    }();
+    ops.reset();
+    const Clock::time_point transferEnd = Clock::now();
+    const Status setUp = setup.get();
+    out.setupWaitMs = msSince(transferEnd);
+    if (!piped)
+        return piped.error();
+    if (!setUp)
+        return setUp.error();
+    out.report = *piped;
+
+    // The tensors as the engine sees them: config and shapes, pointing at their device addresses.
+    const Clock::time_point finishStart = Clock::now();
+    std::unordered_map<std::string, const DeviceLayout::Piece*> pieces;
+    for (const DeviceLayout::Piece& p : layout.pieces)
+        pieces.emplace(p.name, &p);
+    std::unordered_map<std::string, std::string> fileOf;
+    for (const PlannedTensor& t : plan.tensors)
+        fileOf.emplace(t.name, plan.files[static_cast<std::size_t>(t.fileIndex)].name);
+    const auto* base = static_cast<const std::uint8_t*>(backend->weightStorage());
+    const DType type = backend->weightDType();
+    const TensorLookup lookup = [&](const std::string& name) -> std::optional<NamedTensor> {
+        const auto it = pieces.find(name);
+        if (it == pieces.end())
+            return std::nullopt;
+        return NamedTensor{base + it->second->offset, type, it->second->shape, fileOf[name]};
+    };
+    const std::string where = plan.files.size() == 1 ? plan.files.front().name : "the model's safetensors files";
+    HEARTH_TRY_ASSIGN(out.weights, ModelWeights::fromHostTensors(request.config, lookup, nullptr, where));
+    HEARTH_TRY_STATUS(backend->completeLoad(out.weights));
+    out.finishMs = msSince(finishStart);
+    out.setup = backend->setupTimes();
+    out.describe = backend->describe();
+
+    if (request.warmUp) {
+        const Clock::time_point warmStart = Clock::now();
+        HEARTH_TRY_STATUS(request.warmUp(*backend));
+        out.warmUpMs = msSince(warmStart);
+    }
+    out.backend = std::move(backend);
+    return out;
+}
+
+}  // namespace hearth
