@@ -47,14 +47,16 @@ std::size_t decodeAttentionWorkspaceBytes(std::int64_t nSeqs, std::int64_t nQHea
 KernelStatus pagedAttentionDecode(const DecodeAttentionArgs& args, StreamHandle stream);
 
 // Which prefill kernel runs. Auto: the tensor-core kernel where it can run (a device of compute
-// capability 8.0 or newer, q and cache addresses and strides on 16-byte boundaries), the fp32
-// one otherwise or when the environment sets HEARTH_PREFILL_ATTN=fp32 (read once per process),
-// so a regression can be bisected without a rebuild. TensorCore refuses what it cannot take;
+// capability 8.0 or newer in a build for architectures 80+, q and cache addresses and strides on
+// 16-byte boundaries), the fp32 one otherwise or when the environment sets
+// HEARTH_PREFILL_ATTN=fp32 (read once per process), so a regression can be bisected without a
+// rebuild. TensorCore refuses what it cannot take;
 // Fp32 is the original CUDA-core kernel, kept as a second implementation for the tests.
 enum class PrefillAttentionImpl { Auto, TensorCore, Fp32 };
 
 struct PrefillAttentionArgs {
-    const void* q = nullptr;                 // [nTokens, qStride]: the query tokens of all sequences, in order
+    const void* q = nullptr;                 // [nTokens, qStride]: the query tokens of all sequences, in order;
+                                             // 4-byte aligned
     void* out = nullptr;                     // [nTokens, outStride]
     std::int64_t qStride = 0;                // 0 means nQHeads * headDim
     std::int64_t outStride = 0;
