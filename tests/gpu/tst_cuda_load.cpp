@@ -224,38 +224,42 @@ private slots:
     void cancelGivesMemoryBack()
     {
         QFETCH(int, cancelAtEvent);
-        // Context, modules and cuBLAS's one-time state exist already (earlier tests); what a
-        // cancelled load allocates (weights, KV pool of all free memory, staging) must all go.
-        QCOMPARE(cudaDeviceSynchronize(), cudaSuccess);
-        std::size_t freeBefore = 0, total = 0;
-        QCOMPARE(cudaMemGetInfo(&freeBefore, &total), cudaSuccess);
-        std::atomic<bool> cancel{false};
-        int events = 0;
         const std::string dir = m_dir + "/" + kReferenceModelD128;
         auto config = loadModelConfig(dir);
         auto plan = makeLoadPlan(dir);
         QVERIFY(config.isOk() && plan.isOk());
-        CudaLoadRequest r;
-        r.config = *config;
-        r.plan = &*plan;
-        r.options = engineOptions(true);
-        r.options.kvBudgetBytes = 0;  // the KV pool takes what is free: a leak cannot hide
-        r.pipe.chunkBytes = 4096;
-        r.pipe.progressEveryBytes = 4096;
-        r.pipe.progressIntervalS = 0.0;
-        r.pipe.cancel = &cancel;
-        r.pipe.onProgress = [&](const LoadProgress&) {
-            if (events++ == cancelAtEvent)
-                cancel = true;
-        };
-        auto loaded = loadOnCudaDevice(r);
-        QVERIFY(!loaded.isOk());
-        QCOMPARE(loaded.error().code, ErrorCode::Cancelled);
-        QCOMPARE(cudaDeviceSynchronize(), cudaSuccess);
-        std::size_t freeAfter = 0;
-        QCOMPARE(cudaMemGetInfo(&freeAfter, &total), cudaSuccess);
-        const double lostMiB = (static_cast<double>(freeBefore) - static_cast<double>(freeAfter)) / (1 << 20);
-        qInfo("free before %zu, after %zu (%.1f MiB not back)", freeBefore, freeAfter, lostMiB);
+        // Twice: the first run may load kernel modules and cuBLAS state for good (the runtime
+        // loads lazily); what the second one allocates (weights, a KV pool of all free memory,
+        // staging, scratch) must all come back.
+        double lostMiB = 0.0;
+        for (int run = 0; run < 2; ++run) {
+            QCOMPARE(cudaDeviceSynchronize(), cudaSuccess);
+            std::size_t freeBefore = 0, total = 0;
+            QCOMPARE(cudaMemGetInfo(&freeBefore, &total), cudaSuccess);
+            std::atomic<bool> cancel{false};
+            int events = 0;
+            CudaLoadRequest r;
+            r.config = *config;
+            r.plan = &*plan;
+            r.options = engineOptions(true);
+            r.options.kvBudgetBytes = 0;  // the KV pool takes what is free: a leak cannot hide
+            r.pipe.chunkBytes = 4096;
+            r.pipe.progressEveryBytes = 4096;
+            r.pipe.progressIntervalS = 0.0;
+            r.pipe.cancel = &cancel;
+            r.pipe.onProgress = [&](const LoadProgress&) {
+                if (events++ == cancelAtEvent)
+                    cancel = true;
+            };
+            auto loaded = loadOnCudaDevice(r);
+            QVERIFY(!loaded.isOk());
+            QCOMPARE(loaded.error().code, ErrorCode::Cancelled);
+            QCOMPARE(cudaDeviceSynchronize(), cudaSuccess);
+            std::size_t freeAfter = 0;
+            QCOMPARE(cudaMemGetInfo(&freeAfter, &total), cudaSuccess);
+            lostMiB = (static_cast<double>(freeBefore) - static_cast<double>(freeAfter)) / (1 << 20);
+            qInfo("run %d: free before %zu, after %zu (%.1f MiB not back)", run, freeBefore, freeAfter, lostMiB);
+        }
         QVERIFY2(lostMiB <= 2.0, std::to_string(lostMiB).c_str());
     }
 };
