@@ -28,17 +28,31 @@ struct SequenceStep {
     const LoraAdapter* adapter = nullptr;    // applied unmerged to this sequence only; nullptr for none
     float adapterScale = 1.0f;               // multiplies the adapter's own alpha/r scaling
     LogitsRows logits = LogitsRows::Last;
+    // With LogitsRows::Last: the caller needs only the greedy token of that row, so the backend
+    // picks it (on the device, where it has one) and returns its id instead of the row: see
+    // ForwardResult::argmax. Ignored with None and All.
+    bool argmaxOnly = false;
 };
+
+// Whether the backend returns `seq`'s last row as an argmax id rather than as logits.
+inline bool wantsArgmax(const SequenceStep& seq) { return seq.argmaxOnly && seq.logits == LogitsRows::Last; }
 
 // A forward step over several sequences; a sequence appears at most once.
 struct BatchPlan {
     std::vector<SequenceStep> sequences;
 };
 
+// A sequence with wantsArgmax() owns no logits rows; its token is argmax[s] instead: the lowest
+// id among the largest logits of its last row, NaN counting as -inf and +inf as the largest
+// float (Sampler's greedy rule), with argmaxLogprob[s] its raw log-probability (log_softmax of
+// that row), as Sampler::sample reports it (bit-identical on the CPU backend, float rounding
+// apart on CUDA).
 struct ForwardResult {
     std::int64_t vocabSize = 0;
     std::vector<float> logits;           // [nRows, vocabSize]
     std::vector<std::int64_t> firstRow;  // [nSequences + 1]: sequence s owns rows firstRow[s] .. firstRow[s+1]-1
+    std::vector<std::int32_t> argmax;    // [nSequences]: the picked id, -1 where not asked
+    std::vector<float> argmaxLogprob;    // [nSequences]: its raw log-probability, 0 where not asked
 };
 
 class Backend {
@@ -53,6 +67,24 @@ public:
     // the plan asks for. A malformed plan (token outside the vocabulary, positions beyond the
     // block table, ...) is an InvalidArgument error and changes nothing the caller can observe.
     virtual Result<ForwardResult> forward(const BatchPlan& plan) = 0;
+
+    // Hands a finished step's result back so that the next forward() reuses its logits storage:
+    // a fresh vector per step costs the zeroing and the page faults of up to tens of MB (64
+    // sequences x 152k vocabulary x 4 bytes). Optional; call it on the thread that calls forward().
+    void recycle(ForwardResult&& used) { m_spareLogits = std::move(used.logits); }
+
+protected:
+    // The storage recycle() kept, emptied (size 0, capacity kept); an empty vector if none.
+    std::vector<float> takeSpareLogits()
+    {
+        std::vector<float> v = std::move(m_spareLogits);
+        m_spareLogits = {};
+        v.clear();
+        return v;
+    }
+
+private:
+    std::vector<float> m_spareLogits;
 };
 
 }  // namespace hearth

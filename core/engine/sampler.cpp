@@ -337,6 +337,34 @@ void processLogits(const SamplingParams& params, const TokenCounts& counts, std:
     for (std::size_t i = 0; i < order.size(); ++i) logits[static_cast<std::size_t>(order[i])] = kept[i];
 }
 
+SampledToken greedyToken(std::span<const float> logits, std::vector<float>& scratch) {
+    SampledToken out;
+    if (logits.empty()) {
+        out.logprob = -kInf;
+        return out;
+    }
+    // sample() sanitizes the row (applyPenalties) before its argmax; comparing sanitized values
+    // here picks the same id without writing to the row.
+    std::size_t best = 0;
+    float bestValue = sanitized(logits[0]);
+    for (std::size_t i = 1; i < logits.size(); ++i) {
+        const float x = sanitized(logits[i]);
+        if (x > bestValue) {
+            bestValue = x;
+            best = i;
+        }
+    }
+    const float rawMax = maxSanitized(logits);
+    out.token = static_cast<std::int32_t>(best);
+    if (rawMax == -kInf) {
+        out.logprob = -kInf;
+        return out;
+    }
+    const double logSumExp = rawMax + std::log(sumExpBelow(logits, rawMax, scratch));
+    out.logprob = static_cast<float>(static_cast<double>(bestValue) - logSumExp);
+    return out;
+}
+
 Sampler::Sampler(SamplingParams params, std::int64_t vocabSize)
     : m_params(clampParams(std::move(params))), m_vocabSize(std::max<std::int64_t>(vocabSize, 0)) {
     m_seed = m_params.seed ? *m_params.seed : (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();

@@ -66,6 +66,13 @@ struct TokenCounts {
 // Greedy params keep only the argmax. Exposed so tests can compare with transformers' warpers.
 void processLogits(const SamplingParams& params, const TokenCounts& counts, std::span<float> logits);
 
+// What Sampler::sample returns for params that are greedy with no penalty, no logit bias and no
+// top logprobs (and what it counts): the lowest id among the largest logits, NaN counting as
+// -inf and +inf as the largest float, with its raw log-probability computed exactly as sample()
+// does. For backends that pick greedy tokens themselves (SequenceStep::argmaxOnly); `scratch`
+// is working memory kept by the caller so that a call does not allocate.
+SampledToken greedyToken(std::span<const float> logits, std::vector<float>& scratch);
+
 namespace detail {
 // Working memory of one sampling step, kept by the Sampler so that a step does not allocate.
 struct SamplerScratch {

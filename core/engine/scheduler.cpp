@@ -11,6 +11,21 @@ namespace hearth {
 
 using Clock = std::chrono::steady_clock;
 
+namespace {
+
+// Whether sampling with `p` (as the Sampler holds them, clamped) is the row's plain argmax and
+// nothing else of the row is read: greedy, no penalty, no logit bias, no top logprobs (the chosen
+// token's own logprob comes back with the id). Such sequences get their token picked by the
+// backend (SequenceStep::argmaxOnly), on the GPU without copying the row back. Stop strings and
+// stop ids look at the token and its text only.
+bool needsOnlyArgmax(const SamplingParams& p)
+{
+    return p.isGreedy() && p.repetitionPenalty == 1.0f && p.presencePenalty == 0.0f && p.frequencyPenalty == 0.0f &&
+           p.logitBias.empty() && p.topLogprobs == 0;
+}
+
+}  // namespace
+
 // One request from admission to its final event. Survives preemption: the sampler, the stream
 // decoder and the generated tokens stay; only the K/V (pages, nComputed) is dropped and recomputed.
 struct Scheduler::Sequence {
@@ -187,6 +202,7 @@ void Scheduler::step()
         s.adapter = seq.pending->adapter.get();
         s.adapterScale = seq.pending->request.adapterScale;
         s.logits = n == remaining ? LogitsRows::Last : LogitsRows::None;
+        s.argmaxOnly = needsOnlyArgmax(seq.sampler->params());
         plan.sequences.push_back(std::move(s));
         inPlan.push_back(&seq);
     }
@@ -208,9 +224,19 @@ void Scheduler::step()
         seq.nComputed += static_cast<std::int64_t>(plan.sequences[i].tokenIds.size());
         m_backend->kvPool().publishPrefix(seq.table, seq.tokens, seq.nComputed, seq.pending->adapterSalt);
         const std::int64_t row = out->firstRow[i];
-        if (out->firstRow[i + 1] > row)
-            handleToken(seq, std::span<float>(out->logits.data() + row * vocab, static_cast<std::size_t>(vocab)));
+        if (i < out->argmax.size() && out->argmax[i] >= 0) {
+            // Picked by the backend, as sample() would have: count it as sample() does.
+            SampledToken picked;
+            picked.token = out->argmax[i];
+            picked.logprob = out->argmaxLogprob[i];
+            seq.sampler->observeGenerated(picked.token);
+            handleToken(seq, std::move(picked));
+        } else if (out->firstRow[i + 1] > row) {
+            handleToken(seq, seq.sampler->sample(
+                                 std::span<float>(out->logits.data() + row * vocab, static_cast<std::size_t>(vocab))));
+        }
     }
+    m_backend->recycle(std::move(*out));
     {
         std::lock_guard lock(m_mutex);
         ++m_stats.steps;
@@ -328,10 +354,9 @@ void Scheduler::preempt(std::unique_ptr<Sequence> victim)
     m_queue.push_front(std::move(victim));
 }
 
-void Scheduler::handleToken(Sequence& seq, std::span<float> logits)
+void Scheduler::handleToken(Sequence& seq, SampledToken sampled)
 {
     const GenerateRequest& r = seq.pending->request;
-    SampledToken sampled = seq.sampler->sample(logits);
     const TokenId token = sampled.token;
     seq.tokens.push_back(token);
     if (seq.generated++ == 0)

@@ -83,7 +83,8 @@ private:
     void admit();
     bool growForDecode();
     void preempt(std::unique_ptr<Sequence> victim);
-    void handleToken(Sequence& seq, std::span<float> logits);
+    // Emits the sequence's next token (sampled from its logits, or picked by the backend).
+    void handleToken(Sequence& seq, SampledToken sampled);
     void finish(Sequence& seq, FinishReason reason);
     void failSequence(Sequence& seq, const Error& error);
     void removeFinished();

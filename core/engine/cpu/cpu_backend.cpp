@@ -8,6 +8,7 @@
 #include "engine/cpu/cpu_ops.h"
 #include "engine/lora.h"
 #include "engine/plan_check.h"
+#include "engine/sampler.h"
 #include "util/thread_pool.h"
 
 namespace hearth {
@@ -222,24 +223,46 @@ Result<ForwardResult> CpuBackend::forward(const BatchPlan& plan)
         runLayer(step, layer);
 
     // Only the requested rows go through the final norm and the (large) vocabulary projection.
+    // The last rows of argmaxOnly sequences are projected after all the others, picked from and
+    // dropped, so that the rows returned are exactly those of a plan without them.
     ForwardResult out;
     out.vocabSize = c.vocabSize;
     out.firstRow.push_back(0);
+    out.argmax.assign(plan.sequences.size(), -1);
+    out.argmaxLogprob.assign(plan.sequences.size(), 0.0f);
     std::vector<float> picked;
+    std::vector<std::size_t> argmaxSeqs;
     for (std::size_t s = 0; s < plan.sequences.size(); ++s) {
         const SequenceStep& seq = plan.sequences[s];
         std::int64_t from = step.firstRow[s + 1];
-        if (seq.logits == LogitsRows::All)
+        if (wantsArgmax(seq))
+            argmaxSeqs.push_back(s);
+        else if (seq.logits == LogitsRows::All)
             from = step.firstRow[s];
         else if (seq.logits == LogitsRows::Last)
             from = step.firstRow[s + 1] - 1;
         picked.insert(picked.end(), step.x.begin() + from * hidden, step.x.begin() + step.firstRow[s + 1] * hidden);
         out.firstRow.push_back(out.firstRow.back() + step.firstRow[s + 1] - from);
     }
-    const std::int64_t nOut = out.firstRow.back();
+    for (std::size_t s : argmaxSeqs)
+        picked.insert(picked.end(), step.x.begin() + (step.firstRow[s + 1] - 1) * hidden,
+                      step.x.begin() + step.firstRow[s + 1] * hidden);
+    const std::int64_t nLogits = out.firstRow.back();
+    const std::int64_t nOut = nLogits + static_cast<std::int64_t>(argmaxSeqs.size());
     cpu::rmsNorm(picked.data(), m_weights->finalNorm(), c.rmsNormEps, nOut, hidden, picked.data());
+    out.logits = takeSpareLogits();
     out.logits.resize(static_cast<std::size_t>(nOut * c.vocabSize));
     cpu::matmul(*m_threads, picked.data(), nOut, m_weights->lmHead(), nullptr, out.logits.data());
+    for (std::size_t i = 0; i < argmaxSeqs.size(); ++i) {
+        const auto row = static_cast<std::size_t>(nLogits) + i;
+        const SampledToken t = greedyToken(
+            std::span<const float>(out.logits.data() + row * static_cast<std::size_t>(c.vocabSize),
+                                   static_cast<std::size_t>(c.vocabSize)),
+            m_argmaxScratch);
+        out.argmax[argmaxSeqs[i]] = t.token;
+        out.argmaxLogprob[argmaxSeqs[i]] = t.logprob;
+    }
+    out.logits.resize(static_cast<std::size_t>(nLogits * c.vocabSize));
     return out;
 }
 

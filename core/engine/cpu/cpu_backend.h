@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "engine/backend.h"
 #include "engine/model_weights.h"
@@ -49,6 +50,7 @@ private:
     std::unique_ptr<float[]> m_kv;  // [nPages][nLayers][K,V][pageTokens][nKvHeads][headDim]
     std::unique_ptr<ThreadPool> m_threads;
     RopeFrequencies m_rope;  // fixed frequencies (all scaling types but dynamic NTK)
+    std::vector<float> m_argmaxScratch;  // greedyToken's working row
 };
 
 }  // namespace hearth
