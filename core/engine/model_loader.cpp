@@ -292,7 +292,12 @@ Result<LoadedModel> loadModelForEngine(const ModelLoadParams& params)
 #if HEARTH_CUDA_BUILT
     if (cudaWillBeTried(params.options)) {
         Result<LoadedModel> device = loadOnDevice(params, config, tokenizerJob, start);
-        if (device || params.options.backend == BackendChoice::Cuda || device.error().code == ErrorCode::Cancelled ||
+        // Only the device's own failures fall back; a file that cannot be read fails either way.
+        const auto deviceFailure = [](ErrorCode code) {
+            return code == ErrorCode::Unavailable || code == ErrorCode::OutOfMemory || code == ErrorCode::Internal ||
+                   code == ErrorCode::Unsupported || code == ErrorCode::InvalidArgument;
+        };
+        if (device || params.options.backend == BackendChoice::Cuda || !deviceFailure(device.error().code) ||
             cancelled(params))
             return device;
         fallbackReason = "running on the CPU: the CUDA backend failed: " + device.error().message;

@@ -1,7 +1,9 @@
 // The load job behind Engine::load: open config, weight headers and tokenizer, stream the weights
-// into host memory through the load pipeline (core/load), build the backend and run one warm-up
-// step, with progress reports, a cancel flag and a breakdown of where the time went. Private to
-// the engine room.
+// through the load pipeline (core/load), build the backend and run one warm-up step, with
+// progress reports, a cancel flag and a breakdown of where the time went. When the CUDA backend
+// will run, the weights stream straight into its device storage while it sets up (the device
+// path, engine/cuda/cuda_load.h); otherwise, or after a device failure under Auto, they go to
+// host memory for the CPU backend. Private to the engine room.
 #pragma once
 
 #include <atomic>
