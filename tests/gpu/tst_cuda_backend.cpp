@@ -23,7 +23,10 @@
 //   batch 1, 3, 5 and 17 (buckets 1, 4, 8, 24), with contexts crossing a context bucket,
 //   sequences finishing mid-batch, new inputs at every step and after the buffers a graph points
 //   at grew; every such step must have launched a graph, with the expected number of captures and
-//   no fallback, and steps with LoRA or prefill rows never do.
+//   no fallback, and steps with LoRA or prefill rows never do;
+// - greedy ids picked on the device (SequenceStep::argmaxOnly), eagerly and through graphs, with
+//   every row or every other one flagged: the CPU backend's top-1 where it is decided by more than
+//   0.05, the other rows' logits as above.
 // Skipped (QSKIP, exit 0) without a CUDA device. The reference models are generated into a
 // temporary folder from the tokenizer fixture; HEARTH_TEST_FIXTURES_DIR overrides the fixture
 // folder compiled in (the GPU machine runs the tests from another checkout path).
@@ -510,6 +513,112 @@ private slots:
         QCOMPARE((*eager)->kvPool().nUsedPages(), 0);
         qInfo("graph replay: largest log-prob difference from the CPU backend %.3g, from the eager path %.3g; %llu captures",
               worstCpu, worstEager, static_cast<unsigned long long>(got->after.captures - got->before.captures));
+    }
+
+    // Greedy ids picked on the device (SequenceStep::argmaxOnly) against the fp32 CPU backend's
+    // rows of the same steps run without the flag: four sequences prefilled together (eagerly),
+    // then decode steps fed fixed tokens, eagerly or through graphs, with every Last row flagged
+    // or every other one. A flagged row: no logits, the CPU's top-1 id wherever the CPU decides it
+    // by more than kMargin, its raw log-prob within kLogprobTolerance; every other row as in
+    // matchesCpuBackend. Flags on All and None steps are ignored.
+    void argmaxOnlyMatchesCpu_data()
+    {
+        QTest::addColumn<int>("mode");  // 0 eager, 1 graphs with every row flagged, 2 graphs with every other row
+        QTest::addColumn<bool>("bf16");
+        for (bool bf16 : {false, true}) {
+            const std::string type = bf16 ? " bf16" : " fp16";
+            QTest::newRow(("eager, mixed" + type).c_str()) << 0 << bf16;
+            QTest::newRow(("graphs, all flagged" + type).c_str()) << 1 << bf16;
+            QTest::newRow(("graphs, mixed" + type).c_str()) << 2 << bf16;
+        }
+    }
+    void argmaxOnlyMatchesCpu()
+    {
+        QFETCH(int, mode);
+        QFETCH(bool, bf16);
+        const auto weights = m_weights.at(kReferenceModelD64);
+        auto cpu = CpuBackend::create(weights, {64ull << 20, 2, 16});
+        QVERIFY(cpu.isOk());
+        auto gpu = CudaBackend::create(weights, cudaOptions(bf16));
+        QVERIFY2(gpu.isOk(), gpu.isOk() ? "" : gpu.error().toString().c_str());
+        const std::int64_t vocab = weights->config().vocabSize;
+        std::vector<std::vector<std::int32_t>> prompts;
+        for (const auto& prompt : m_golden[kReferenceModelD64])
+            prompts.push_back(prompt["ids"].get<std::vector<std::int32_t>>());
+        QCOMPARE(prompts.size(), std::size_t(4));
+        const std::size_t n = prompts.size();
+        constexpr std::size_t kDecodeSteps = 6;
+        decodetest::HeldTables cpuTables{(*cpu)->kvPool(), std::vector<BlockTable>(n)};
+        decodetest::HeldTables gpuTables{(*gpu)->kvPool(), std::vector<BlockTable>(n)};
+        std::vector<std::int32_t> length(n, 0);
+        for (std::size_t i = 0; i < n; ++i) {
+            const auto need = static_cast<std::int64_t>(prompts[i].size() + kDecodeSteps);
+            QVERIFY(cpuTables.pool.reserve(cpuTables.tables[i], need).isOk());
+            QVERIFY(gpuTables.pool.reserve(gpuTables.tables[i], need).isOk());
+        }
+        decodetest::GraphsSwitch graphs(false);
+        int decided = 0, flaggedRows = 0;
+        double worst = 0.0;
+        for (std::size_t step = 0; step <= kDecodeSteps; ++step) {
+            graphs.set(step > 0 && mode != 0);
+            BatchPlan cpuPlan, gpuPlan;
+            for (std::size_t i = 0; i < n; ++i) {
+                SequenceStep seq = step == 0 ? decodetest::stepOf(prompts[i], 0, cpuTables.tables[i])
+                                             : decodetest::stepOf({decodetest::scriptToken(i, step)}, length[i], cpuTables.tables[i]);
+                if (step == 0 && i == 1)
+                    seq.logits = LogitsRows::All;  // flagged below: must keep its rows
+                cpuPlan.sequences.push_back(seq);
+                seq.blockTable = &gpuTables.tables[i];
+                seq.argmaxOnly = mode == 1 || (i + step) % 2 == 0 || (step == 0 && i == 1);
+                gpuPlan.sequences.push_back(seq);
+                length[i] += static_cast<std::int32_t>(seq.tokenIds.size());
+            }
+            auto want = (*cpu)->forward(cpuPlan);
+            QVERIFY2(want.isOk(), want.isOk() ? "" : want.error().toString().c_str());
+            const std::uint64_t replaysBefore = cuda::decodeGraphCounters().replays;
+            auto got = (*gpu)->forward(gpuPlan);
+            QVERIFY2(got.isOk(), got.isOk() ? "" : got.error().toString().c_str());
+            QCOMPARE(cuda::decodeGraphCounters().replays - replaysBefore, std::uint64_t(step > 0 && mode != 0 ? 1 : 0));
+            QCOMPARE(got->argmax.size(), n);
+            QCOMPARE(got->argmaxLogprob.size(), n);
+            QCOMPARE(static_cast<std::int64_t>(got->logits.size()), got->firstRow.back() * vocab);
+            for (std::size_t i = 0; i < n; ++i) {
+                const std::string where = "step " + std::to_string(step) + " sequence " + std::to_string(i);
+                const std::int64_t cpuRows = want->firstRow[i + 1] - want->firstRow[i];
+                const std::int64_t gpuRows = got->firstRow[i + 1] - got->firstRow[i];
+                if (wantsArgmax(gpuPlan.sequences[i])) {
+                    ++flaggedRows;
+                    QVERIFY2(gpuRows == 0, (where + ": a flagged row came back as logits").c_str());
+                    const float* ref = want->logits.data() + (want->firstRow[i + 1] - 1) * vocab;
+                    const std::vector<double> lp = logSoftmax(ref, vocab);
+                    const std::vector<std::int32_t> top = topK(lp, 2);
+                    const std::int32_t id = got->argmax[i];
+                    QVERIFY2(id >= 0 && id < vocab, (where + ": id " + std::to_string(id)).c_str());
+                    if (lp[static_cast<std::size_t>(top[0])] - lp[static_cast<std::size_t>(top[1])] > kMargin) {
+                        ++decided;
+                        QVERIFY2(id == top[0], (where + ": id " + std::to_string(id) + ", CPU " + std::to_string(top[0])).c_str());
+                    }
+                    const double diff = std::abs(got->argmaxLogprob[i] - lp[static_cast<std::size_t>(id)]);
+                    worst = std::max(worst, diff);
+                    QVERIFY2(diff < kLogprobTolerance, (where + ": log-prob " + std::to_string(got->argmaxLogprob[i]) + ", CPU " +
+                                                        std::to_string(lp[static_cast<std::size_t>(id)])).c_str());
+                } else {
+                    QVERIFY2(got->argmax[i] == -1, (where + ": an id nobody asked for").c_str());
+                    QVERIFY2(gpuRows == cpuRows, (where + ": " + std::to_string(gpuRows) + " rows").c_str());
+                    for (std::int64_t r = 0; r < cpuRows; ++r) {
+                        double rowWorst = 0.0;
+                        const std::string why = compareRows(got->logits.data() + (got->firstRow[i] + r) * vocab,
+                                                            want->logits.data() + (want->firstRow[i] + r) * vocab, vocab, rowWorst);
+                        QVERIFY2(why.empty(), (where + " row " + std::to_string(r) + ": " + why).c_str());
+                    }
+                }
+            }
+            (*gpu)->recycle(std::move(*got));
+        }
+        QVERIFY(flaggedRows > 0);
+        QVERIFY2(decided > 0, "no flagged row was decided by more than the margin: the test checked no id");
+        qInfo("argmaxOnly: %d flagged rows, %d decided by more than %.2f; largest log-prob difference %.3g", flaggedRows,
+              decided, kMargin, worst);
     }
 
     void badPlanIsAnError()

@@ -1,7 +1,10 @@
 // The CUDA backend's step: validate the plan (plan_check), pack every per-step array (token ids,
 // positions, KV slots, block tables, LoRA tables, rows to project) into one host->device copy,
 // run the layers as kernels on one stream, project only the rows the plan asks for, copy the
-// fp32 logits back in one device->host copy and synchronise once, at the end.
+// fp32 logits back in one device->host copy and synchronise once, at the end. The last rows of
+// argmaxOnly sequences are projected after the others and reduced to ids by the sampling
+// kernel's greedy path on the device; only the ids (and their raw log-probabilities) come back,
+// in one more small copy before the same synchronisation.
 //
 // Rows: the step's tokens are reordered so that every multi-token sequence (prefill chunks) comes
 // first, in plan order, and every single-token sequence (decode) after them, so each attention
@@ -134,17 +137,25 @@ Status CudaBackend::buildStep(const BatchPlan& plan, Step& step)
         return out;
     };
 
-    // Rows to project, in plan order (as the CPU backend returns them).
-    std::vector<std::int32_t> gather;
+    // Rows to project, in plan order (as the CPU backend returns them), then the last rows of the
+    // argmaxOnly sequences (in plan order too), which are reduced to ids on the device and never
+    // copied back: the logits download is the first firstRow.back() rows.
+    std::vector<std::int32_t> gather, argmaxGather;
     step.firstRow.assign(1, 0);
     for (std::size_t i = 0; i < nSeqs; ++i) {
         const SequenceStep& seq = plan.sequences[i];
         const auto n = static_cast<std::int64_t>(seq.tokenIds.size());
+        if (wantsArgmax(seq)) {
+            argmaxGather.push_back(static_cast<std::int32_t>(rowOf[i] + n - 1));
+            step.firstRow.push_back(step.firstRow.back());
+            continue;
+        }
         const std::int64_t from = seq.logits == LogitsRows::All ? 0 : seq.logits == LogitsRows::Last ? n - 1 : n;
         for (std::int64_t t = from; t < n; ++t)
             gather.push_back(static_cast<std::int32_t>(rowOf[i] + t));
         step.firstRow.push_back(step.firstRow.back() + (n - from));
     }
+    gather.insert(gather.end(), argmaxGather.begin(), argmaxGather.end());
     step.nOut = static_cast<std::int64_t>(gather.size());
 
     // LoRA slots: one per distinct (adapter, scale) of the step.
@@ -222,7 +233,9 @@ Status CudaBackend::buildStep(const BatchPlan& plan, Step& step)
     HEARTH_TRY_STATUS(s.reserveRows(d, step.nRows));
     const std::size_t logitsBytes = static_cast<std::size_t>(step.nOut * d.vocab) * sizeof(float);
     HEARTH_TRY_STATUS(s.logits.reserve(logitsBytes, "logits"));
-    HEARTH_TRY_STATUS(s.logitsHost.reserve(logitsBytes, "logits"));
+    HEARTH_TRY_STATUS(s.logitsHost.reserve(static_cast<std::size_t>(step.firstRow.back() * d.vocab) * sizeof(float),
+                                           "logits"));
+    HEARTH_TRY_STATUS(s.reserveArgmax(static_cast<std::int64_t>(argmaxGather.size())));
     HEARTH_TRY_STATUS(s.decodeWork.reserve(kernels::decodeAttentionWorkspaceBytes(step.nDecode, c.nHeads, c.headDim,
                                                                                     step.maxContextDecode),
                                            "decode attention scratch"));
@@ -279,17 +292,73 @@ Result<ForwardResult> CudaBackend::runStep(const BatchPlan& plan)
     Step step;
     HEARTH_TRY_STATUS(buildStep(plan, step));
     HEARTH_TRY_STATUS(s.enqueueForward(*this, step));
-    const std::size_t logitsBytes = static_cast<std::size_t>(step.nOut * d.vocab) * sizeof(float);
+    const std::int64_t nLogits = step.firstRow.back();
+    const std::int64_t nArgmax = step.nOut - nLogits;
+    HEARTH_TRY_STATUS(s.enqueueArgmax(nLogits, nArgmax, d.vocab));
+    HEARTH_TRY_STATUS(s.downloadArgmax(nArgmax));
+    const std::size_t logitsBytes = static_cast<std::size_t>(nLogits * d.vocab) * sizeof(float);
     if (logitsBytes)
         HEARTH_CUDA_TRY(cudaMemcpyAsync(s.logitsHost.data(), s.logits.data(), logitsBytes, cudaMemcpyDeviceToHost,
                                         asStream(s.stream)));
     // The step's one synchronisation; it also reports any fault a kernel raised on the way.
     HEARTH_CUDA_TRY(cudaStreamSynchronize(asStream(s.stream)));
-    // One pass from the pinned buffer (resize-then-copy would also zero-fill: 39 MB at 64 streams).
+    // One pass from the pinned buffer into the last step's storage (a fresh vector would cost
+    // the page faults, and resize-then-copy the zero-fill, of 39 MB at 64 streams).
     const auto* host = static_cast<const float*>(s.logitsHost.data());
-    out.logits.assign(host, host + static_cast<std::size_t>(step.nOut * d.vocab));
+    out.logits = takeSpareLogits();
+    out.logits.assign(host, host + static_cast<std::size_t>(nLogits * d.vocab));
     out.firstRow = std::move(step.firstRow);
+    s.readArgmax(plan, nArgmax, 0, out);
     return out;
+}
+
+Status CudaBackend::State::reserveArgmax(std::int64_t nRows)
+{
+    const std::size_t bytes = static_cast<std::size_t>(std::max<std::int64_t>(nRows, 1)) * 2 * sizeof(std::int32_t);
+    HEARTH_TRY_STATUS(argmaxOut.reserve(bytes, "greedy token ids"));
+    return argmaxHost.reserve(bytes, "greedy token ids");
+}
+
+Status CudaBackend::State::enqueueArgmax(std::int64_t firstRow, std::int64_t nRows, std::int64_t vocab)
+{
+    if (nRows == 0)
+        return Status::ok();
+    // The sampling kernel with no temperature is greedy on every row: the lowest id among the
+    // largest logits, NaN as -inf and +inf as the largest float, as the host Sampler.
+    kernels::SamplingArgs a;
+    a.logits = logits.as<const float>(static_cast<std::size_t>(firstRow * vocab) * sizeof(float));
+    a.nRows = nRows;
+    a.vocab = vocab;
+    a.tokens = argmaxOut.as<std::int32_t>();
+    a.logprobs = argmaxOut.as<float>(static_cast<std::size_t>(nRows) * sizeof(std::int32_t));
+    HEARTH_KERNEL_CALL(kernels::sampleTokens(a, stream));
+    return Status::ok();
+}
+
+Status CudaBackend::State::downloadArgmax(std::int64_t nRows)
+{
+    if (nRows == 0)
+        return Status::ok();
+    HEARTH_CUDA_TRY(cudaMemcpyAsync(argmaxHost.data(), argmaxOut.data(),
+                                    static_cast<std::size_t>(nRows) * 2 * sizeof(std::int32_t), cudaMemcpyDeviceToHost,
+                                    asStream(stream)));
+    return Status::ok();
+}
+
+void CudaBackend::State::readArgmax(const BatchPlan& plan, std::int64_t nRows, std::int64_t first,
+                                    ForwardResult& out) const
+{
+    out.argmax.assign(plan.sequences.size(), -1);
+    out.argmaxLogprob.assign(plan.sequences.size(), 0.0f);
+    const auto* ids = static_cast<const std::int32_t*>(argmaxHost.data());
+    const auto* logprobs = reinterpret_cast<const float*>(ids + nRows);
+    std::int64_t row = first;
+    for (std::size_t i = 0; i < plan.sequences.size(); ++i)
+        if (wantsArgmax(plan.sequences[i])) {
+            out.argmax[i] = ids[row];
+            out.argmaxLogprob[i] = logprobs[row];
+            ++row;
+        }
 }
 
 Status CudaBackend::State::enqueueForward(CudaBackend& backend, const Step& step)

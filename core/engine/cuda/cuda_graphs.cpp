@@ -134,7 +134,8 @@ DecodeGraphs::Graph* DecodeGraphs::find(const DecodeGraphLayout& layout, const F
         return nullptr;
     }
     for (const auto& g : m_graphs)
-        if (g->layout.batch == layout.batch && g->layout.context == layout.context && g->layout.pages == layout.pages)
+        if (g->layout.batch == layout.batch && g->layout.context == layout.context && g->layout.pages == layout.pages &&
+            g->layout.argmax == layout.argmax)
             return g.get();
     return nullptr;
 }
@@ -244,9 +245,10 @@ Result<bool> CudaBackend::State::runDecodeGraph(CudaBackend& backend, const Batc
     if (batch == 0 || context == 0)
         return false;
     const std::int64_t pageTokens = backend.m_pool.layout().pageTokens;
-    const DecodeGraphLayout layout = DecodeGraphLayout::make(batch, context, pageTokens);
+    DecodeGraphLayout layout = DecodeGraphLayout::make(batch, context, pageTokens);
     if (layout.bytes > cuda::kGraphMaxInputBytes)
         return false;
+    layout.argmax = std::any_of(plan.sequences.begin(), plan.sequences.end(), wantsArgmax);
 
     // Everything the graph points at, sized for the bucket before it is looked up (growing moves
     // a buffer, which makes the graphs captured so far stale) and before any capture. Running
@@ -263,6 +265,8 @@ Result<bool> CudaBackend::State::runDecodeGraph(CudaBackend& backend, const Batc
         reserved = logitsHost.reserve(static_cast<std::size_t>(nSeqs) * vocabBytes, "logits");
     if (reserved)
         reserved = stepHost.reserve(layout.bytes, "a decode graph's inputs");
+    if (reserved)
+        reserved = reserveArgmax(batch);  // also without argmax rows: the frozen address stays put
     if (!reserved) {
         // A failed growth has freed the old block (DeviceBuffer::reserve releases first) while
         // reserveRows keeps its capacity and slice pointers: make the eager step allocate anew
@@ -286,6 +290,7 @@ Result<bool> CudaBackend::State::runDecodeGraph(CudaBackend& backend, const Batc
     std::int32_t* gather = array(layout.gather);
     std::int32_t* tables = array(layout.tables);
     std::int64_t nOut = 0;
+    std::vector<std::int32_t> argmaxRows;
     out.firstRow.assign(1, 0);
     for (std::int64_t i = 0; i < batch; ++i) {
         const auto row = static_cast<std::size_t>(i);
@@ -305,13 +310,19 @@ Result<bool> CudaBackend::State::runDecodeGraph(CudaBackend& backend, const Batc
         contexts[row] = pos + 1;
         const std::size_t n = std::min(pages.size(), static_cast<std::size_t>(layout.pages));
         std::copy_n(pages.begin(), n, tables + row * static_cast<std::size_t>(layout.pages));
-        if (seq.logits != LogitsRows::None)
+        if (wantsArgmax(seq))
+            argmaxRows.push_back(static_cast<std::int32_t>(i));
+        else if (seq.logits != LogitsRows::None)
             gather[static_cast<std::size_t>(nOut++)] = static_cast<std::int32_t>(i);
         out.firstRow.push_back(nOut);
     }
-    std::fill(gather + nOut, gather + batch, 0);  // projected too (the graph's shape), never copied back
+    // Logits rows [0, nOut), then argmax rows [nOut, nOut + argmaxRows.size()), then padding:
+    // projected too (the graph's shape), never copied back.
+    std::copy(argmaxRows.begin(), argmaxRows.end(), gather + nOut);
+    std::fill(gather + nOut + static_cast<std::ptrdiff_t>(argmaxRows.size()), gather + batch, 0);
 
-    const cuda::FrozenBuffers frozen{residual, xn, qkv, attn, tmp, gateUp, act, logits.data(), decodeWork.data(), kv.data()};
+    const cuda::FrozenBuffers frozen{residual, xn,     qkv, attn, tmp, gateUp, act, logits.data(), decodeWork.data(),
+                                     kv.data(), argmaxOut.data()};
     DecodeGraphs::Graph* graph = graphs.find(layout, frozen);
     if (!graph) {
         const auto record = [&](const DecodeGraphs::Graph& g) -> Status {
@@ -329,7 +340,8 @@ Result<bool> CudaBackend::State::runDecodeGraph(CudaBackend& backend, const Batc
             step.decodeTables = i32(layout.tables);
             step.gatherRows = i32(layout.gather);
             step.rope.push_back({0, batch, weights.ropeInvFreq, rope.attentionScale});
-            return enqueueForward(backend, step);
+            HEARTH_TRY_STATUS(enqueueForward(backend, step));
+            return layout.argmax ? enqueueArgmax(0, batch, d.vocab) : Status::ok();
         };
         Result<DecodeGraphs::Graph*> captured = graphs.capture(layout, frozen, stream, record);
         if (!captured) {
@@ -349,6 +361,8 @@ Result<bool> CudaBackend::State::runDecodeGraph(CudaBackend& backend, const Batc
         graphs.disable(launched.error().message);
         return false;
     }
+    if (layout.argmax)
+        HEARTH_TRY_STATUS(downloadArgmax(batch));
     const std::size_t logitsBytes = static_cast<std::size_t>(nOut) * vocabBytes;
     if (logitsBytes)
         HEARTH_CUDA_TRY(cudaMemcpyAsync(logitsHost.data(), logits.data(), logitsBytes, cudaMemcpyDeviceToHost,
@@ -356,7 +370,12 @@ Result<bool> CudaBackend::State::runDecodeGraph(CudaBackend& backend, const Batc
     // The step's one synchronisation, as on the eager path.
     HEARTH_CUDA_TRY(cudaStreamSynchronize(static_cast<cudaStream_t>(stream)));
     const auto* host = static_cast<const float*>(logitsHost.data());
+    out.logits = backend.takeSpareLogits();
     out.logits.assign(host, host + static_cast<std::size_t>(nOut * d.vocab));
+    if (layout.argmax)
+        readArgmax(plan, batch, nOut, out);
+    else
+        readArgmax(plan, 0, 0, out);  // no sequence wants one: all -1
     return true;
 }
 

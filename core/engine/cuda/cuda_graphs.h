@@ -15,6 +15,11 @@
 // kMaxDecodeGraphs graphs, the least recently used evicted. Padding also grows the logits buffer
 // to the bucket's rows and the attention scratch to the context bucket (at most 2x the eager
 // step's). HEARTH_CUDA_GRAPHS=0 in the environment runs every step eagerly (read at each step).
+//
+// Greedy rows (SequenceStep::argmaxOnly): a step with any is run by a graph of its own (the key
+// includes DecodeGraphLayout::argmax) that ends with the argmax kernel over all batch rows, its
+// logits rows first and argmax rows after them in the gather, so only their ids and the other
+// rows' logits are copied back; a step without any keeps the graph without the kernel.
 // Private to engine/cuda; no CUDA types.
 #pragma once
 
@@ -53,11 +58,12 @@ struct DecodeGraphLayout {
     std::int64_t batch = 0;    // rows, padded
     std::int64_t context = 0;  // maxContext of the decode attention
     std::int64_t pages = 0;    // block-table width: context / pageTokens rounded up
+    bool argmax = false;       // the graph ends with the greedy argmax of all batch rows (argmaxOnly)
     std::size_t tokens = 0;     // [batch] token ids
     std::size_t positions = 0;  // [batch]
     std::size_t kvSlots = 0;    // [batch] KV slots, -1 for padding rows (no write)
     std::size_t contexts = 0;   // [batch] context lengths, 0 for padding rows (attention gives zeros)
-    std::size_t gather = 0;     // [batch] rows to project; the first nOut are the plan's
+    std::size_t gather = 0;     // [batch] rows to project: the plan's logits rows, its argmaxOnly rows, padding
     std::size_t tables = 0;     // [batch, pages]
     std::size_t bytes = 0;
 

@@ -92,6 +92,20 @@ struct CudaBackend::State {
     CudaBackendOptions createOptions;
     DeviceLayout layout;               // where the weights sit in weights.storage
     CudaSetupTimes setupTimes;
+
+    // device argmax (greedy tokens picked on the device, SequenceStep::argmaxOnly; cuda_backend.cpp)
+    cuda::DeviceBuffer argmaxOut;   // [n] int32 ids, then [n] fp32 raw log-probabilities
+    cuda::PinnedBuffer argmaxHost;  // its download
+    // Sizes argmaxOut and argmaxHost for `nRows` rows (before any launch of the step).
+    Status reserveArgmax(std::int64_t nRows);
+    // Enqueues the argmax of logits rows [firstRow, firstRow + nRows) into argmaxOut (n = nRows):
+    // a kernel launch only, so the graph path can capture it.
+    Status enqueueArgmax(std::int64_t firstRow, std::int64_t nRows, std::int64_t vocab);
+    // Enqueues the copy of argmaxOut (n = nRows) into argmaxHost.
+    Status downloadArgmax(std::int64_t nRows);
+    // After the step's synchronisation: argmaxHost's ids from row `first` on (n = nRows), in
+    // order, to the wantsArgmax sequences of `plan`.
+    void readArgmax(const BatchPlan& plan, std::int64_t nRows, std::int64_t first, ForwardResult& out) const;
 };
 
 // One forward's plan: counts and device pointers into State::stepData.
