@@ -314,7 +314,10 @@ Result<ForwardResult> CudaBackend::runStep(const BatchPlan& plan)
 
 Status CudaBackend::State::reserveArgmax(std::int64_t nRows)
 {
-    const std::size_t bytes = static_cast<std::size_t>(std::max<std::int64_t>(nRows, 1)) * 2 * sizeof(std::int32_t);
+    // At least the largest graph batch (4 KB): the buffer then never moves under the decode
+    // graphs (which would drop them all) unless an eager step has more argmax rows.
+    const std::size_t rows = static_cast<std::size_t>(std::max<std::int64_t>(nRows, cuda::kGraphMaxBatch));
+    const std::size_t bytes = rows * 2 * sizeof(std::int32_t);
     HEARTH_TRY_STATUS(argmaxOut.reserve(bytes, "greedy token ids"));
     return argmaxHost.reserve(bytes, "greedy token ids");
 }
