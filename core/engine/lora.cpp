@@ -199,6 +199,8 @@ Result<std::shared_ptr<const LoraAdapter>> LoraAdapter::load(const std::string& 
 
 Result<std::shared_ptr<const ModelWeights>> mergeLora(const ModelWeights& base, const LoraAdapter& adapter, float userScale)
 {
+    if (base.deviceResident())
+        return makeError(ErrorCode::InvalidArgument, "cannot merge a LoRA adapter into weights held in GPU memory");
     std::shared_ptr<ModelWeights> merged = base.clone();
     const float scale = adapter.scale() * userScale;
     const std::int64_t rank = adapter.rank();

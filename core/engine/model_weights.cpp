@@ -135,6 +135,18 @@ Result<std::shared_ptr<const ModelWeights>> ModelWeights::fromHostTensors(const 
     return std::shared_ptr<const ModelWeights>(std::move(w));
 }
 
+Result<std::shared_ptr<const ModelWeights>> ModelWeights::describingDeviceTensors(const ModelConfig& config,
+                                                                                  const TensorLookup& lookup,
+                                                                                  const std::string& missingWhere)
+{
+    HEARTH_TRY_STATUS(checkConfig(config));
+    auto w = std::make_shared<ModelWeights>();
+    w->m_config = config;
+    w->m_deviceResident = true;
+    HEARTH_TRY_STATUS(w->bindTensors(lookup, missingWhere));
+    return std::shared_ptr<const ModelWeights>(std::move(w));
+}
+
 Status ModelWeights::bindTensors(const TensorLookup& lookup, const std::string& missingWhere)
 {
     const TensorBinder binder(lookup, missingWhere);

@@ -76,6 +76,13 @@ public:
     static Result<std::shared_ptr<const ModelWeights>> fromHostTensors(const ModelConfig& config, const TensorLookup& lookup,
                                                                        std::shared_ptr<const void> keepAlive,
                                                                        const std::string& missingWhere);
+    // Describes tensors that live in GPU memory (the CUDA load path): config and shapes are real,
+    // the data pointers are device addresses. deviceResident() says so, and host code that would
+    // read the data (the CPU backend, merging a LoRA) refuses such weights instead of faulting.
+    static Result<std::shared_ptr<const ModelWeights>> describingDeviceTensors(const ModelConfig& config,
+                                                                               const TensorLookup& lookup,
+                                                                               const std::string& missingWhere);
+    bool deviceResident() const { return m_deviceResident; }
 
     const ModelConfig& config() const { return m_config; }
     const WeightTensor& embedding() const { return m_embedding; }  // [vocab, hidden]
@@ -98,6 +105,7 @@ private:
     std::vector<std::shared_ptr<const std::vector<float>>> m_owned;  // replaced tensors
     WeightTensor m_embedding, m_finalNorm, m_lmHead;
     std::vector<LlamaLayerWeights> m_layers;
+    bool m_deviceResident = false;
 };
 
 }  // namespace hearth

@@ -34,6 +34,8 @@ Result<std::unique_ptr<CpuBackend>> CpuBackend::create(std::shared_ptr<const Mod
 {
     if (!weights)
         return makeError(ErrorCode::InvalidArgument, "CPU backend: no weights");
+    if (weights->deviceResident())
+        return makeError(ErrorCode::InvalidArgument, "CPU backend: these weights were loaded into GPU memory; load the model again for the CPU");
     const KvLayout layout = KvLayout::forModel(weights->config(), sizeof(float), options.pageTokens);
     HEARTH_TRY_ASSIGN(KvPagePool pool, KvPagePool::create(layout, options.kvBudgetBytes));
     std::unique_ptr<CpuBackend> b(new CpuBackend());

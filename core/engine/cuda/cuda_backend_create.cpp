@@ -54,9 +54,14 @@ Status CudaBackend::State::reserveRows(const CudaDims& d, std::int64_t rows)
     if (rows <= rowCapacity)
         return Status::ok();
     const std::int64_t cap = std::max(rows, rowCapacity + rowCapacity / 2);
+    // reserve() frees the old block before allocating: should it fail, no slice may still
+    // point into it, or a later smaller step would run on freed memory.
+    void** slots[] = {&residual, &xn, &qkv, &attn, &tmp, &gateUp, &act};
+    rowCapacity = 0;
+    for (void** slot : slots)
+        *slot = nullptr;
     HEARTH_TRY_STATUS(activations.reserve(d.activationBytes(cap), "activations"));
     auto* p = activations.as<std::uint8_t>();
-    void** slots[] = {&residual, &xn, &qkv, &attn, &tmp, &gateUp, &act};
     const std::int64_t widths[] = {d.hidden, d.hidden, d.qkvDim, d.qDim, d.hidden, 2 * d.inter, d.inter};
     for (std::size_t i = 0; i < 7; ++i) {
         *slots[i] = p;

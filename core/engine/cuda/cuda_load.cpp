@@ -120,7 +120,7 @@ Result<CudaLoadResult> loadOnCudaDevice(const CudaLoadRequest& request)
         return NamedTensor{base + it->second->offset, type, it->second->shape, fileOf[name]};
     };
     const std::string where = plan.files.size() == 1 ? plan.files.front().name : "the model's safetensors files";
-    HEARTH_TRY_ASSIGN(out.weights, ModelWeights::fromHostTensors(request.config, lookup, nullptr, where));
+    HEARTH_TRY_ASSIGN(out.weights, ModelWeights::describingDeviceTensors(request.config, lookup, where));
     HEARTH_TRY_STATUS(backend->completeLoad(out.weights));
     out.finishMs = msSince(finishStart);
     out.setup = backend->setupTimes();
