@@ -50,6 +50,9 @@ QString loadStageName(const std::string& stage)
     if (stage == kLoadStageWarmingUp) return LoadPanel::tr("warming up");
     if (stage == kLoadStageReady) return LoadPanel::tr("ready");
     if (stage == kLoadStageTokenizer) return LoadPanel::tr("reading the tokenizer");
+    if (stage == kLoadStageCudaContext) return LoadPanel::tr("starting the GPU");
+    if (stage == kLoadStageCublas) return LoadPanel::tr("GPU math libraries and workspace");
+    if (stage == kLoadStageKvPool) return LoadPanel::tr("reserving the KV cache");
     return QString::fromStdString(stage);
 }
 

@@ -28,6 +28,10 @@ inline constexpr const char* kLoadStageWarmingUp = "warming up";  // backend set
 inline constexpr const char* kLoadStageReady = "ready";
 // A breakdown-only entry: parsing the tokenizer, which runs behind the weight reads.
 inline constexpr const char* kLoadStageTokenizer = "tokenizer";
+// Breakdown-only entries of the CUDA load path: device setup run while the weights stream in.
+inline constexpr const char* kLoadStageCudaContext = "CUDA context";
+inline constexpr const char* kLoadStageCublas = "cuBLAS and workspace";
+inline constexpr const char* kLoadStageKvPool = "KV cache";
 
 // One weight file's share of a load.
 struct LoadFileProgress {

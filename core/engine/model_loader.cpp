@@ -117,11 +117,6 @@ void addTokenizerTimes(std::vector<LoadStageTime>& breakdown, const TokenizerJob
 }
 
 #if HEARTH_CUDA_BUILT
-// Breakdown-only entries of the device path: setup that runs while the weights stream in.
-constexpr const char* kStageCudaContext = "CUDA context";
-constexpr const char* kStageCublas = "cuBLAS and workspace";
-constexpr const char* kStageKvPool = "KV cache";
-
 // The device path: weights stream straight into the CUDA backend's storage while it sets up.
 Result<LoadedModel> loadOnDevice(const ModelLoadParams& params, const ModelConfig& config, TokenizerJob& tokenizerJob,
                                  Clock::time_point start)
@@ -171,11 +166,11 @@ Result<LoadedModel> loadOnDevice(const ModelLoadParams& params, const ModelConfi
     std::vector<LoadStageTime> breakdown = request.pipe.stagesBefore;
     breakdown[0].ms += r.contextWaitMs + r.report.openMs;
     breakdown.push_back(LoadStageTime{kLoadStageReading, r.report.readMs, false});
-    breakdown.push_back(LoadStageTime{kStageCudaContext, r.setup.contextMs, true});
-    breakdown.push_back(LoadStageTime{kStageCublas, r.setup.cublasMs + r.setup.workspaceMs, true});
-    breakdown.push_back(LoadStageTime{kStageKvPool, r.setup.kvMs, true});
+    breakdown.push_back(LoadStageTime{kLoadStageCudaContext, r.setup.contextMs, true});
+    breakdown.push_back(LoadStageTime{kLoadStageCublas, r.setup.cublasMs + r.setup.workspaceMs, true});
+    breakdown.push_back(LoadStageTime{kLoadStageKvPool, r.setup.kvMs, true});
     if (r.setupWaitMs >= 1.0)
-        breakdown.push_back(LoadStageTime{kStageKvPool, r.setupWaitMs, false});
+        breakdown.push_back(LoadStageTime{kLoadStageKvPool, r.setupWaitMs, false});
     breakdown.push_back(LoadStageTime{kLoadStageConverting, r.finishMs, false});
     addTokenizerTimes(breakdown, tokenizerJob, tokenizerWaitMs);
     breakdown.push_back(LoadStageTime{kLoadStageWarmingUp, r.warmUpMs, false});

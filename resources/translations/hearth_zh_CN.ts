@@ -951,6 +951,18 @@ Hugging Face 缓存中该仓库已下载的所有版本也会一并删除。</tr
         <source>reading the tokenizer</source>
         <translation>读取分词器</translation>
     </message>
+    <message>
+        <source>starting the GPU</source>
+        <translation>启动 GPU</translation>
+    </message>
+    <message>
+        <source>GPU math libraries and workspace</source>
+        <translation>GPU 数学库与工作区</translation>
+    </message>
+    <message>
+        <source>reserving the KV cache</source>
+        <translation>预留 KV 缓存</translation>
+    </message>
 </context>
 <context>
     <name>hearth::gui::LoraPanel</name>
