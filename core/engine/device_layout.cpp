@@ -6,14 +6,6 @@ namespace hearth {
 
 namespace {
 
-std::string shapeText(const std::vector<std::int64_t>& shape)
-{
-    std::string s = "[";
-    for (std::size_t i = 0; i < shape.size(); ++i)
-        s += (i ? "," : "") + std::to_string(shape[i]);
-    return s + "]";
-}
-
 class LayoutBuilder {
 public:
     explicit LayoutBuilder(DeviceLayout& layout) : m_layout(layout) {}

@@ -15,14 +15,6 @@ namespace hearth {
 
 namespace {
 
-std::string shapeText(const std::vector<std::int64_t>& shape)
-{
-    std::string s = "[";
-    for (std::size_t i = 0; i < shape.size(); ++i)
-        s += (i ? "," : "") + std::to_string(shape[i]);
-    return s + "]";
-}
-
 struct AdapterConfig {
     std::int64_t rank = 0;
     double alpha = 0.0;

@@ -22,14 +22,6 @@ const char* linearModuleName(LinearKind kind)
 
 namespace {
 
-std::string shapeText(const std::vector<std::int64_t>& shape)
-{
-    std::string s = "[";
-    for (std::size_t i = 0; i < shape.size(); ++i)
-        s += (i ? "," : "") + std::to_string(shape[i]);
-    return s + "]";
-}
-
 // Looks up tensors and turns every problem into an error that names the file and the tensor.
 class TensorBinder {
 public:

@@ -41,4 +41,12 @@ std::optional<DType> parseDType(std::string_view name)
     return std::nullopt;
 }
 
+std::string shapeText(const std::vector<std::int64_t>& shape)
+{
+    std::string s = "[";
+    for (std::size_t i = 0; i < shape.size(); ++i)
+        s += (i ? "," : "") + std::to_string(shape[i]);
+    return s + "]";
+}
+
 }  // namespace hearth

@@ -2,8 +2,11 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace hearth {
 
@@ -15,5 +18,7 @@ std::size_t dtypeSize(DType t);
 std::string_view dtypeName(DType t);
 // Parses the safetensors spelling; nullopt for anything else.
 std::optional<DType> parseDType(std::string_view name);
+// A tensor shape for messages: "[151936,896]".
+std::string shapeText(const std::vector<std::int64_t>& shape);
 
 }  // namespace hearth

@@ -28,7 +28,7 @@ std::string describeType(const Json& v)
     return (name == "array" || name == "object" ? "an " : "a ") + name;
 }
 
-std::string shapeText(const std::vector<std::int64_t>& shape)
+std::string spacedShapeText(const std::vector<std::int64_t>& shape)
 {
     std::string s = "[";
     for (std::size_t i = 0; i < shape.size(); ++i)
@@ -119,11 +119,11 @@ Result<TensorInfo> parseTensor(const std::string& name, const Json& entry, std::
                                     std::to_string(dataBytes) + " bytes)");
     std::uint64_t expected = 0;
     if (__builtin_mul_overflow(static_cast<std::uint64_t>(t.nElements()), dtypeSize(t.dtype), &expected))
-        return err.tensor(name, "shape " + shapeText(t.shape) + " of " + std::string(dtypeName(t.dtype)) +
+        return err.tensor(name, "shape " + spacedShapeText(t.shape) + " of " + std::string(dtypeName(t.dtype)) +
                                     " needs more bytes than fit in 64 bits");
     if (end - begin != expected)
         return err.tensor(name, "data_offsets span " + std::to_string(end - begin) + " bytes but shape " +
-                                    shapeText(t.shape) + " of " + std::string(dtypeName(t.dtype)) + " needs " +
+                                    spacedShapeText(t.shape) + " of " + std::string(dtypeName(t.dtype)) + " needs " +
                                     std::to_string(expected));
     t.fileOffset = dataStart + begin;
     t.nBytes = expected;
@@ -335,9 +335,9 @@ Status writeSafetensors(const std::string& path, const std::vector<TensorToWrite
         std::uint64_t n = dtypeSize(t.dtype);
         for (const std::int64_t d : t.shape)
             if (d < 0 || __builtin_mul_overflow(n, static_cast<std::uint64_t>(d), &n))
-                return bad("shape " + shapeText(t.shape) + " is invalid");
+                return bad("shape " + spacedShapeText(t.shape) + " is invalid");
         if (n != t.bytes.size())
-            return bad("shape " + shapeText(t.shape) + " of " + std::string(dtypeName(t.dtype)) + " needs " +
+            return bad("shape " + spacedShapeText(t.shape) + " of " + std::string(dtypeName(t.dtype)) + " needs " +
                        std::to_string(n) + " bytes, got " + std::to_string(t.bytes.size()));
     }
     return writeFileAtomically(path, serializeSafetensors(tensors, metadata));
