@@ -13,18 +13,39 @@ namespace hearth::kernels {
 
 namespace {
 
-__device__ __forceinline__ __half toHalfSaturating(float x)
+// The conversions below follow core/load/half_convert.cpp bit for bit, so that the device load
+// path and the host upload put the same bytes on the device: round to nearest even, finite
+// overflow to fp16 saturating at 65504, and NaN payloads kept as the host keeps them (the CUDA
+// intrinsics would return a canonical NaN instead).
+__device__ __forceinline__ std::uint32_t floatBits(float v) { return __float_as_uint(v); }
+__device__ __forceinline__ std::uint32_t floatBits(__nv_bfloat16 v)
 {
-    // 65520 and beyond would round to infinity; finite values keep the largest half instead.
-    if (isfinite(x) && fabsf(x) >= 65520.0f)
-        return __float2half_rn(copysignf(65504.0f, x));
-    return __float2half_rn(x);
+    return static_cast<std::uint32_t>(__bfloat16_as_ushort(v)) << 16;  // exact, NaN included
+}
+__device__ __forceinline__ std::uint32_t floatBits(__half v)
+{
+    const std::uint32_t h = __half_as_ushort(v);
+    if ((h & 0x7c00u) == 0x7c00u && (h & 0x3ffu) != 0)  // NaN: widen the payload as the host does
+        return ((h & 0x8000u) << 16) | 0x7f800000u | ((h & 0x3ffu) << 13);
+    return __float_as_uint(__half2float(v));
 }
 
-template <typename In>
-__device__ __forceinline__ float loadAsFloat(const In* p, std::int64_t i)
+__device__ __forceinline__ __half toHalfSaturating(std::uint32_t x)
 {
-    return detail::toFloat(p[i]);
+    const std::uint32_t sign = (x >> 16) & 0x8000u;
+    const std::uint32_t absx = x & 0x7fffffffu;
+    if (absx > 0x7f800000u)  // NaN: top payload bits and the quiet bit
+        return __ushort_as_half(static_cast<unsigned short>(sign | 0x7e00u | ((absx >> 13) & 0x3ffu)));
+    if (absx != 0x7f800000u && absx >= 0x477ff000u)  // finite, 65520 and up: would round to infinity
+        return __ushort_as_half(static_cast<unsigned short>(sign | 0x7bffu));
+    return __float2half_rn(__uint_as_float(x));
+}
+
+__device__ __forceinline__ __nv_bfloat16 toBf16(std::uint32_t x)
+{
+    if ((x & 0x7fffffffu) > 0x7f800000u)  // NaN: truncate and set the quiet bit
+        return __ushort_as_bfloat16(static_cast<unsigned short>((x >> 16) | 0x40u));
+    return __float2bfloat16_rn(__uint_as_float(x));
 }
 
 template <typename In, typename Out>
@@ -32,11 +53,11 @@ __global__ void convertKernel(const In* __restrict__ in, Out* __restrict__ out, 
 {
     const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
     for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
-        const float v = loadAsFloat(in, i);
+        const std::uint32_t bits = floatBits(in[i]);
         if constexpr (std::is_same_v<Out, __half>)
-            out[i] = toHalfSaturating(v);
+            out[i] = toHalfSaturating(bits);
         else
-            out[i] = __float2bfloat16_rn(v);
+            out[i] = toBf16(bits);
     }
 }
 

@@ -42,7 +42,10 @@ ElemType resolveType(DType checkpoint, CudaComputeType want)
 
 CudaBackend::State::~State()
 {
-    // Nothing may still run on buffers about to be freed; errors here have no one to go to.
+    // Nothing may still run on buffers about to be freed; errors here have no one to go to. The
+    // current device is per thread and the backend may be destroyed on any thread: make ours
+    // current first, so the stream, cuBLAS and the buffers are released in their own context.
+    cudaSetDevice(device);
     if (stream) {
         cudaStreamSynchronize(asStream(stream));
         kernels::destroyStream(stream);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <exception>
 #include <future>
 #include <unordered_map>
 
@@ -62,8 +63,15 @@ Result<CudaLoadResult> loadOnCudaDevice(const CudaLoadRequest& request)
     const Clock::time_point waitStart = Clock::now();
     std::promise<Result<std::unique_ptr<CudaBackend>>> begun;
     std::future<Result<std::unique_ptr<CudaBackend>>> begunResult = begun.get_future();
+    // An exception (std::bad_alloc) must not leave `begun` unset: the wait below would never end.
+    // It becomes an error here; the async state carries one from setUpRest to setup.get().
     std::future<Status> setup = std::async(std::launch::async, [&begun, &request, &options, checkpoint]() -> Status {
-        Result<std::unique_ptr<CudaBackend>> created = CudaBackend::beginCreate(request.config, checkpoint, options);
+        Result<std::unique_ptr<CudaBackend>> created = makeError(ErrorCode::Internal, "CUDA backend: set-up did not run");
+        try {
+            created = CudaBackend::beginCreate(request.config, checkpoint, options);
+        } catch (const std::exception& e) {
+            created = makeError(ErrorCode::Internal, std::string("CUDA backend: set-up failed: ") + e.what());
+        }
         if (!created) {
             Error error = created.error();
             begun.set_value(std::move(created));
@@ -71,7 +79,11 @@ Result<CudaLoadResult> loadOnCudaDevice(const CudaLoadRequest& request)
         }
         CudaBackend* backend = created->get();
         begun.set_value(std::move(created));
-        return backend->setUpRest();
+        try {
+            return backend->setUpRest();
+        } catch (const std::exception& e) {
+            return makeError(ErrorCode::Internal, std::string("CUDA backend: set-up failed: ") + e.what());
+        }
     });
     Result<std::unique_ptr<CudaBackend>> created = begunResult.get();
     if (!created) {
