@@ -523,13 +523,16 @@ private slots:
     // matchesCpuBackend. Flags on All and None steps are ignored.
     void argmaxOnlyMatchesCpu_data()
     {
-        QTest::addColumn<int>("mode");  // 0 eager, 1 graphs with every row flagged, 2 graphs with every other row
+        // 0 eager, 1 graphs with every row flagged, 2 graphs with every other row, 3 as 2 with sequence
+        // 2 asking for no logits at decode steps (a row that owns nothing between the others)
+        QTest::addColumn<int>("mode");
         QTest::addColumn<bool>("bf16");
         for (bool bf16 : {false, true}) {
             const std::string type = bf16 ? " bf16" : " fp16";
             QTest::newRow(("eager, mixed" + type).c_str()) << 0 << bf16;
             QTest::newRow(("graphs, all flagged" + type).c_str()) << 1 << bf16;
             QTest::newRow(("graphs, mixed" + type).c_str()) << 2 << bf16;
+            QTest::newRow(("graphs, mixed, a row without logits" + type).c_str()) << 3 << bf16;
         }
     }
     void argmaxOnlyMatchesCpu()
@@ -567,6 +570,8 @@ private slots:
                                              : decodetest::stepOf({decodetest::scriptToken(i, step)}, length[i], cpuTables.tables[i]);
                 if (step == 0 && i == 1)
                     seq.logits = LogitsRows::All;  // flagged below: must keep its rows
+                if (mode == 3 && step > 0 && i == 2)
+                    seq.logits = LogitsRows::None;  // flagged on even steps: owns neither rows nor an id
                 cpuPlan.sequences.push_back(seq);
                 seq.blockTable = &gpuTables.tables[i];
                 seq.argmaxOnly = mode == 1 || (i + step) % 2 == 0 || (step == 0 && i == 1);

@@ -314,8 +314,9 @@ Result<ForwardResult> CudaBackend::runStep(const BatchPlan& plan)
 
 Status CudaBackend::State::reserveArgmax(std::int64_t nRows)
 {
-    // At least the largest graph batch (4 KB): the buffer then never moves under the decode
-    // graphs (which would drop them all) unless an eager step has more argmax rows.
+    // At least the largest graph batch (256 rows of id + log-prob, 2 KB): the buffer then never
+    // moves under the decode graphs (which would drop them all) unless an eager step has more
+    // argmax rows.
     const std::size_t rows = static_cast<std::size_t>(std::max<std::int64_t>(nRows, cuda::kGraphMaxBatch));
     const std::size_t bytes = rows * 2 * sizeof(std::int32_t);
     HEARTH_TRY_STATUS(argmaxOut.reserve(bytes, "greedy token ids"));
