@@ -26,6 +26,15 @@ Result<kernels::ElemType> elemType(DType t)
     return makeError(ErrorCode::Unsupported, "CUDA loader: cannot convert " + std::string(dtypeName(t)) + " on the device");
 }
 
+// A failed allocation is not sticky, but it stays this thread's "last error", and the next kernel
+// launch check (cudaGetLastError) would report it as its own failure: a host-path fallback's
+// warm-up on this thread, say. Clears it and names the call.
+Error allocationError(cudaError_t e, const char* call)
+{
+    cudaGetLastError();
+    return cudaCallError(static_cast<int>(e), call, __FILE__, __LINE__);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<CudaLoadOps>> CudaLoadOps::create(int device)
@@ -62,7 +71,8 @@ Result<void*> CudaLoadOps::allocPinned(std::size_t nBytes)
 {
     HEARTH_TRY_STATUS(makeCurrent());
     void* p = nullptr;
-    HEARTH_CUDA_TRY(cudaHostAlloc(&p, std::max<std::size_t>(nBytes, 1), cudaHostAllocDefault));
+    if (const cudaError_t e = cudaHostAlloc(&p, std::max<std::size_t>(nBytes, 1), cudaHostAllocDefault); e != cudaSuccess)
+        return allocationError(e, "cudaHostAlloc");
     return p;
 }
 
@@ -76,7 +86,8 @@ Result<void*> CudaLoadOps::allocDevice(std::size_t nBytes)
 {
     HEARTH_TRY_STATUS(makeCurrent());
     void* p = nullptr;
-    HEARTH_CUDA_TRY(cudaMalloc(&p, std::max<std::size_t>(nBytes, 1)));
+    if (const cudaError_t e = cudaMalloc(&p, std::max<std::size_t>(nBytes, 1)); e != cudaSuccess)
+        return allocationError(e, "cudaMalloc");
     return p;
 }
 
