@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <exception>
+#include <system_error>
 #include <future>
 #include <unordered_map>
 
@@ -65,7 +66,7 @@ Result<CudaLoadResult> loadOnCudaDevice(const CudaLoadRequest& request)
     std::future<Result<std::unique_ptr<CudaBackend>>> begunResult = begun.get_future();
     // An exception (std::bad_alloc) must not leave `begun` unset: the wait below would never end.
     // It becomes an error here; the async state carries one from setUpRest to setup.get().
-    std::future<Status> setup = std::async(std::launch::async, [&begun, &request, &options, checkpoint]() -> Status {
+    const auto runSetup = [&begun, &request, &options, checkpoint]() -> Status {
         Result<std::unique_ptr<CudaBackend>> created = makeError(ErrorCode::Internal, "CUDA backend: set-up did not run");
         try {
             created = CudaBackend::beginCreate(request.config, checkpoint, options);
@@ -84,7 +85,13 @@ Result<CudaLoadResult> loadOnCudaDevice(const CudaLoadRequest& request)
         } catch (const std::exception& e) {
             return makeError(ErrorCode::Internal, std::string("CUDA backend: set-up failed: ") + e.what());
         }
-    });
+    };
+    std::future<Status> setup;
+    try {
+        setup = std::async(std::launch::async, runSetup);
+    } catch (const std::system_error& e) {  // no thread to be had
+        return makeError(ErrorCode::Internal, std::string("CUDA load: cannot start the set-up thread: ") + e.what());
+    }
     Result<std::unique_ptr<CudaBackend>> created = begunResult.get();
     if (!created) {
         setup.wait();
