@@ -15,6 +15,10 @@ namespace hearth::cuda {
 Error cudaCallError(int cudaError, const char* call, const char* file, int line)
 {
     const auto e = static_cast<cudaError_t>(cudaError);
+    // A failed call also leaves its error as the thread's last error; cleared here (non-sticky
+    // errors clear, sticky ones stay), or the next launch check on this thread would report it
+    // as its own failure.
+    cudaGetLastError();
     const ErrorCode code = e == cudaErrorMemoryAllocation ? ErrorCode::OutOfMemory : ErrorCode::Internal;
     return makeError(code, std::string("CUDA: ") + call + " failed: " + cudaGetErrorString(e) + " (" + file + ":" +
                                std::to_string(line) + ")");
