@@ -27,6 +27,7 @@
 #include "model/reference_models.h"
 #include "support/engine_driver.h"
 #include "support/reference_models.h"
+#include "support/scheduler_driver.h"
 #include "tokenizer/tokenizer.h"
 
 using namespace hearth;
@@ -82,27 +83,16 @@ struct SeenLog {
     std::size_t steps = 0;
 };
 
-class RecordingBackend final : public Backend {
-public:
-    RecordingBackend(std::unique_ptr<Backend> inner, std::shared_ptr<SeenLog> log) : m_inner(std::move(inner)), m_log(std::move(log)) {}
-    const char* name() const override { return "recording"; }
-    const ModelConfig& config() const override { return m_inner->config(); }
-    KvPagePool& kvPool() override { return m_inner->kvPool(); }
-    Result<ForwardResult> forward(const BatchPlan& plan) override
-    {
-        {
-            std::lock_guard lock(m_log->mutex);
-            for (const SequenceStep& s : plan.sequences)
-                m_log->seen.push_back({m_log->steps, s.logits, s.argmaxOnly});
-            ++m_log->steps;
-        }
-        return m_inner->forward(plan);
-    }
-
-private:
-    std::unique_ptr<Backend> m_inner;
-    std::shared_ptr<SeenLog> m_log;
-};
+// Each sequence's flags, recorded before the CPU backend runs the step.
+std::unique_ptr<Backend> recording(std::unique_ptr<Backend> inner, std::shared_ptr<SeenLog> log)
+{
+    return std::make_unique<ObservingBackend>(std::move(inner), [log = std::move(log)](const BatchPlan& plan) {
+        std::lock_guard lock(log->mutex);
+        for (const SequenceStep& s : plan.sequences)
+            log->seen.push_back({log->steps, s.logits, s.argmaxOnly});
+        ++log->steps;
+    });
+}
 
 struct LoggedRun {
     std::vector<TokenEvent> tokens;
@@ -158,17 +148,8 @@ class TestArgmaxOnly : public QObject {
         options.maxQueuedRequests = 64;
         options.prefillChunkTokens = 64;
         options.contextLength = 1024;
-        Scheduler scheduler(std::make_unique<RecordingBackend>(std::move(*cpu), log), m_tokenizer, options);
-        std::deque<std::unique_ptr<PendingRequest>> pending;
-        std::vector<std::unique_ptr<ChannelRequestHandle>> handles;
-        for (const GenerateRequest& r : requests) {
-            auto p = std::make_unique<PendingRequest>();
-            p->channel = std::make_shared<RequestChannel>(handles.size());
-            p->request = r;
-            handles.push_back(std::make_unique<ChannelRequestHandle>(p->channel));
-            pending.push_back(std::move(p));
-        }
-        scheduler.adopt(std::move(pending));
+        Scheduler scheduler(recording(std::move(*cpu), log), m_tokenizer, options);
+        const std::vector<std::unique_ptr<ChannelRequestHandle>> handles = adoptTogether(scheduler, requests);
         std::vector<LoggedRun> runs;
         for (auto& h : handles)
             runs.push_back(collectEvents(*h));

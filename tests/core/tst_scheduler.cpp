@@ -19,6 +19,7 @@
 #include "model/reference_models.h"
 #include "support/engine_driver.h"
 #include "support/reference_models.h"
+#include "support/scheduler_driver.h"
 #include "tokenizer/tokenizer.h"
 
 using namespace hearth;
@@ -43,30 +44,19 @@ struct StepLog {
     std::function<void(std::size_t k)> beforeStep;
 };
 
-class RecordingBackend final : public Backend {
-public:
-    RecordingBackend(std::unique_ptr<Backend> inner, std::shared_ptr<StepLog> log) : m_inner(std::move(inner)), m_log(std::move(log)) {}
-    const char* name() const override { return "recording"; }
-    const ModelConfig& config() const override { return m_inner->config(); }
-    KvPagePool& kvPool() override { return m_inner->kvPool(); }
-    Result<ForwardResult> forward(const BatchPlan& plan) override
-    {
-        if (m_log->beforeStep)
-            m_log->beforeStep(m_log->steps.size());
+// The plan of each step, recorded before the CPU backend runs it.
+std::unique_ptr<Backend> recording(std::unique_ptr<Backend> inner, std::shared_ptr<StepLog> log)
+{
+    return std::make_unique<ObservingBackend>(std::move(inner), [log = std::move(log)](const BatchPlan& plan) {
+        if (log->beforeStep)
+            log->beforeStep(log->steps.size());
         PlannedStep step;
         for (const SequenceStep& s : plan.sequences)
             step.push_back({s.blockTable, s.tokenIds, s.positions.empty() ? -1 : s.positions.front(), s.logits});
-        {
-            std::lock_guard lock(m_log->mutex);
-            m_log->steps.push_back(std::move(step));
-        }
-        return m_inner->forward(plan);
-    }
-
-private:
-    std::unique_ptr<Backend> m_inner;
-    std::shared_ptr<StepLog> m_log;
-};
+        std::lock_guard lock(log->mutex);
+        log->steps.push_back(std::move(step));
+    });
+}
 
 constexpr std::uint64_t kPageBytes = 2 * 2 * 16 * 2 * 64 * 4;  // ref-qwen2-d64: layers*(K,V)*tokens*kvHeads*headDim*fp32
 
@@ -123,22 +113,13 @@ class TestScheduler : public QObject {
         options.maxQueuedRequests = 256;
         options.prefillChunkTokens = setup.budget;
         options.contextLength = 1024;
-        return std::make_unique<Scheduler>(std::make_unique<RecordingBackend>(std::move(*cpu), std::move(log)), m_tokenizer, options);
+        return std::make_unique<Scheduler>(recording(std::move(*cpu), std::move(log)), m_tokenizer, options);
     }
 
     // Hands all requests to the scheduler in one call (so they arrive together) and collects them.
     std::vector<CollectedRun> runTogether(Scheduler& scheduler, const std::vector<GenerateRequest>& requests)
     {
-        std::deque<std::unique_ptr<PendingRequest>> pending;
-        std::vector<std::unique_ptr<ChannelRequestHandle>> handles;
-        for (const GenerateRequest& r : requests) {
-            auto p = std::make_unique<PendingRequest>();
-            p->channel = std::make_shared<RequestChannel>(handles.size());
-            p->request = r;
-            handles.push_back(std::make_unique<ChannelRequestHandle>(p->channel));
-            pending.push_back(std::move(p));
-        }
-        scheduler.adopt(std::move(pending));
+        const std::vector<std::unique_ptr<ChannelRequestHandle>> handles = adoptTogether(scheduler, requests);
         std::vector<CollectedRun> runs;
         for (auto& h : handles)
             runs.push_back(collect(*h));
