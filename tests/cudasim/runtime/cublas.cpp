@@ -1,0 +1,277 @@
+// The cuBLAS subset Hearth uses: handles, stream and workspace, and cublasGemmEx with fp16/bf16
+// inputs, fp32 compute and fp16/bf16/fp32 output (fp32 inputs too), as the general column-major
+// GEMM C = alpha op(A) op(B) + beta C. Products accumulate in double and round once to the output
+// type; beta == 0 never reads C (it may hold NaN), as cuBLAS documents. The work runs through the
+// handle's stream like any other.
+#include <cublas_api.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cudasim.h"
+#include "sim_state.h"
+
+struct cublasContext {
+    cudaStream_t stream = nullptr;
+    void* workspace = nullptr;
+    std::size_t workspaceBytes = 0;
+};
+
+namespace {
+
+float halfToFloat(std::uint16_t h)
+{
+    const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
+    const int exp = (h >> 10) & 0x1f;
+    const std::uint32_t mant = h & 0x3ffu;
+    float f;
+    if (exp == 0) {
+        f = std::ldexp(static_cast<float>(mant), -24);
+    } else if (exp == 31) {
+        f = mant ? std::nanf("") : INFINITY;
+    } else {
+        f = std::ldexp(static_cast<float>(mant | 0x400u), exp - 25);
+    }
+    std::uint32_t bits;
+    std::memcpy(&bits, &f, 4);
+    bits |= sign;
+    std::memcpy(&f, &bits, 4);
+    return f;
+}
+
+std::uint16_t floatToHalf(float f)
+{
+    std::uint32_t x;
+    std::memcpy(&x, &f, 4);
+    const std::uint16_t sign = static_cast<std::uint16_t>((x >> 16) & 0x8000u);
+    const float a = std::fabs(f);
+    if (std::isnan(f))
+        return static_cast<std::uint16_t>(sign | 0x7e00u);
+    if (a >= 65520.0f)  // rounds to infinity
+        return static_cast<std::uint16_t>(sign | 0x7c00u);
+    if (a < 6.103515625e-05f) {  // subnormal: a multiple of 2^-24, rounded to nearest even
+        const float q = std::nearbyint(a * 16777216.0f);
+        return static_cast<std::uint16_t>(sign | static_cast<std::uint16_t>(q));
+    }
+    std::uint32_t abits;
+    std::memcpy(&abits, &a, 4);
+    const std::uint32_t lsb = (abits >> 13) & 1u;
+    abits += 0xfffu + lsb;  // round to nearest even on the 13 dropped bits
+    const int exp = static_cast<int>(abits >> 23) - 127 + 15;
+    if (exp >= 31)
+        return static_cast<std::uint16_t>(sign | 0x7c00u);
+    return static_cast<std::uint16_t>(sign | (exp << 10) | ((abits >> 13) & 0x3ffu));
+}
+
+float bf16ToFloat(std::uint16_t h)
+{
+    const std::uint32_t bits = static_cast<std::uint32_t>(h) << 16;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+}
+
+std::uint16_t floatToBf16(float f)
+{
+    std::uint32_t x;
+    std::memcpy(&x, &f, 4);
+    if (std::isnan(f))
+        return static_cast<std::uint16_t>((x >> 16) | 0x40u);
+    x += 0x7fffu + ((x >> 16) & 1u);
+    return static_cast<std::uint16_t>(x >> 16);
+}
+
+std::size_t elemBytes(cudaDataType t) { return t == CUDA_R_32F ? 4 : 2; }
+
+float load(const void* base, std::size_t i, cudaDataType t)
+{
+    switch (t) {
+    case CUDA_R_16F: return halfToFloat(static_cast<const std::uint16_t*>(base)[i]);
+    case CUDA_R_16BF: return bf16ToFloat(static_cast<const std::uint16_t*>(base)[i]);
+    default: return static_cast<const float*>(base)[i];
+    }
+}
+
+void store(void* base, std::size_t i, cudaDataType t, float v)
+{
+    switch (t) {
+    case CUDA_R_16F: static_cast<std::uint16_t*>(base)[i] = floatToHalf(v); break;
+    case CUDA_R_16BF: static_cast<std::uint16_t*>(base)[i] = floatToBf16(v); break;
+    default: static_cast<float*>(base)[i] = v; break;
+    }
+}
+
+struct Gemm {
+    bool transA = false, transB = false;
+    int m = 0, n = 0, k = 0;
+    float alpha = 0, beta = 0;
+    const void* a = nullptr;
+    const void* b = nullptr;
+    void* c = nullptr;
+    cudaDataType inType = CUDA_R_32F, outType = CUDA_R_32F;
+    int lda = 0, ldb = 0, ldc = 0;
+
+    void run() const
+    {
+        // op(A) as rows of k (row i of op(A)) and op(B) as columns of k, in fp32 (exact for the
+        // 16-bit inputs), so the inner loop is a contiguous dot product.
+        std::vector<float> opA(static_cast<std::size_t>(m) * k), opB(static_cast<std::size_t>(n) * k);
+        for (int i = 0; i < m; ++i)
+            for (int l = 0; l < k; ++l)
+                opA[static_cast<std::size_t>(i) * k + l] =
+                    load(a, transA ? l + static_cast<std::size_t>(i) * lda : i + static_cast<std::size_t>(l) * lda, inType);
+        for (int j = 0; j < n; ++j)
+            for (int l = 0; l < k; ++l)
+                opB[static_cast<std::size_t>(j) * k + l] =
+                    load(b, transB ? j + static_cast<std::size_t>(l) * ldb : l + static_cast<std::size_t>(j) * ldb, inType);
+        for (int j = 0; j < n; ++j) {
+            const float* col = opB.data() + static_cast<std::size_t>(j) * k;
+            for (int i = 0; i < m; ++i) {
+                const float* row = opA.data() + static_cast<std::size_t>(i) * k;
+                double acc = 0;
+                for (int l = 0; l < k; ++l)
+                    acc += static_cast<double>(row[l]) * col[l];
+                const std::size_t at = i + static_cast<std::size_t>(j) * ldc;
+                double v = alpha * acc;
+                if (beta != 0.0f)
+                    v += static_cast<double>(beta) * load(c, at, outType);
+                store(c, at, outType, static_cast<float>(v));
+            }
+        }
+    }
+};
+
+// The elements an operand spans in column-major storage: rows x cols with leading dimension ld.
+std::size_t spanBytes(int rows, int cols, int ld, cudaDataType t)
+{
+    if (rows == 0 || cols == 0)
+        return 0;
+    return (static_cast<std::size_t>(cols - 1) * ld + rows) * elemBytes(t);
+}
+
+bool onDevice(const void* p, std::size_t nBytes)
+{
+    if (nBytes == 0)
+        return true;
+    const cudasim::rt::Span s = cudasim::rt::classify(p, nBytes);
+    return p && s.kind != cudasim::rt::MemKind::Pageable && s.inside;
+}
+
+}  // namespace
+
+using namespace cudasim::rt;
+
+cublasStatus_t cublasCreate_v2(cublasHandle_t* handle)
+{
+    if (!handle)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    *handle = new cublasContext();
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasDestroy_v2(cublasHandle_t handle)
+{
+    if (!handle)
+        return CUBLAS_STATUS_NOT_INITIALIZED;
+    delete handle;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasSetStream_v2(cublasHandle_t handle, cudaStream_t streamId)
+{
+    if (!handle)
+        return CUBLAS_STATUS_NOT_INITIALIZED;
+    handle->stream = streamId;
+    // cuBLAS documents that setting the stream resets the workspace to its default pool.
+    handle->workspace = nullptr;
+    handle->workspaceBytes = 0;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasGetStream_v2(cublasHandle_t handle, cudaStream_t* streamId)
+{
+    if (!handle)
+        return CUBLAS_STATUS_NOT_INITIALIZED;
+    if (!streamId)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    *streamId = handle->stream;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasSetWorkspace_v2(cublasHandle_t handle, void* workspace, size_t workspaceSizeInBytes)
+{
+    if (!handle)
+        return CUBLAS_STATUS_NOT_INITIALIZED;
+    {
+        Lock lock(mutex());
+        if (workspaceSizeInBytes && (reinterpret_cast<std::uintptr_t>(workspace) % 256 != 0 ||
+                                     !onDevice(workspace, workspaceSizeInBytes)))
+            return CUBLAS_STATUS_INVALID_VALUE;
+    }
+    handle->workspace = workspace;
+    handle->workspaceBytes = workspaceSizeInBytes;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+const char* cublasGetStatusString(cublasStatus_t status)
+{
+    switch (status) {
+    case CUBLAS_STATUS_SUCCESS: return "the operation completed successfully";
+    case CUBLAS_STATUS_NOT_INITIALIZED: return "the library was not initialized";
+    case CUBLAS_STATUS_ALLOC_FAILED: return "the resource allocation failed";
+    case CUBLAS_STATUS_INVALID_VALUE: return "an invalid numeric value was used as an argument";
+    case CUBLAS_STATUS_ARCH_MISMATCH: return "an absent device architectural feature is required";
+    case CUBLAS_STATUS_MAPPING_ERROR: return "an access to GPU memory space failed";
+    case CUBLAS_STATUS_EXECUTION_FAILED: return "the GPU program failed to execute";
+    case CUBLAS_STATUS_INTERNAL_ERROR: return "an internal operation failed";
+    case CUBLAS_STATUS_NOT_SUPPORTED: return "the functionality requested is not supported";
+    case CUBLAS_STATUS_LICENSE_ERROR: return "error detected trying to check the license";
+    default: return "unknown error";
+    }
+}
+
+cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n,
+                            int k, const void* alpha, const void* A, cudaDataType Atype, int lda, const void* B,
+                            cudaDataType Btype, int ldb, const void* beta, void* C, cudaDataType Ctype, int ldc,
+                            cublasComputeType_t computeType, cublasGemmAlgo_t algo)
+{
+    if (!handle)
+        return CUBLAS_STATUS_NOT_INITIALIZED;
+    auto validOp = [](cublasOperation_t op) { return op == CUBLAS_OP_N || op == CUBLAS_OP_T || op == CUBLAS_OP_C; };
+    if (!validOp(transa) || !validOp(transb) || m < 0 || n < 0 || k < 0 || !alpha || !beta)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    Gemm g;
+    g.transA = transa != CUBLAS_OP_N;  // C and T are the same for real types
+    g.transB = transb != CUBLAS_OP_N;
+    const int rowsA = g.transA ? k : m, colsA = g.transA ? m : k;
+    const int rowsB = g.transB ? n : k, colsB = g.transB ? k : n;
+    if (lda < std::max(1, rowsA) || ldb < std::max(1, rowsB) || ldc < std::max(1, m))
+        return CUBLAS_STATUS_INVALID_VALUE;
+    const bool halfIn = (Atype == CUDA_R_16F || Atype == CUDA_R_16BF) && Btype == Atype &&
+                        (Ctype == Atype || Ctype == CUDA_R_32F);
+    const bool floatIn = Atype == CUDA_R_32F && Btype == CUDA_R_32F && Ctype == CUDA_R_32F;
+    if (computeType != CUBLAS_COMPUTE_32F || !(halfIn || floatIn))
+        return CUBLAS_STATUS_NOT_SUPPORTED;
+    if (algo != CUBLAS_GEMM_DEFAULT && algo != CUBLAS_GEMM_DEFAULT_TENSOR_OP)
+        return CUBLAS_STATUS_NOT_SUPPORTED;
+    if (m == 0 || n == 0)
+        return CUBLAS_STATUS_SUCCESS;
+    g.m = m, g.n = n, g.k = k;
+    std::memcpy(&g.alpha, alpha, 4);  // host pointer mode: the scalars are read at the call
+    std::memcpy(&g.beta, beta, 4);
+    g.a = A, g.b = B, g.c = C;
+    g.inType = Atype, g.outType = Ctype;
+    g.lda = lda, g.ldb = ldb, g.ldc = ldc;
+    Lock lock(mutex());
+    if (!onDevice(A, spanBytes(rowsA, k == 0 ? 0 : colsA, lda, Atype)) ||
+        !onDevice(B, spanBytes(rowsB, k == 0 ? 0 : colsB, ldb, Btype)) || !onDevice(C, spanBytes(m, n, ldc, Ctype))) {
+        const std::string what = "cublasGemmEx(m=" + std::to_string(m) + ", n=" + std::to_string(n) + ", k=" +
+                                 std::to_string(k) + "): an operand is not (all) in device memory";
+        cudasim::fault(what.c_str());
+    }
+    const cudaError_t e = cudasim::enqueue(handle->stream, [g] { g.run(); }, "cublasGemmEx");
+    return e == cudaSuccess ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_EXECUTION_FAILED;
+}
