@@ -1,8 +1,12 @@
 // The cuBLAS subset Hearth uses: handles, stream and workspace, and cublasGemmEx with fp16/bf16
 // inputs, fp32 compute and fp16/bf16/fp32 output (fp32 inputs too), as the general column-major
-// GEMM C = alpha op(A) op(B) + beta C. Products accumulate in double and round once to the output
-// type; beta == 0 never reads C (it may hold NaN), as cuBLAS documents. The work runs through the
+// GEMM C = alpha op(A) op(B) + beta C. Products accumulate in fp32 (eight fixed partial sums) and round
+// once to the output type; beta == 0 never reads C (it may hold NaN), as cuBLAS documents. The work runs through the
 // handle's stream like any other.
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__OPTIMIZE__)
+// The reference models' logits GEMMs are a few GMAC each; unoptimised they dominate the suites.
+#pragma GCC optimize("O3")
+#endif
 #include <cublas_api.h>
 
 #include <cmath>
@@ -131,9 +135,18 @@ struct Gemm {
             const float* col = opB.data() + static_cast<std::size_t>(j) * k;
             for (int i = 0; i < m; ++i) {
                 const float* row = opA.data() + static_cast<std::size_t>(i) * k;
+                // Eight fp32 partial sums (tensor cores accumulate in fp32 too), added in a
+                // fixed order: the same result on every run, and it vectorises.
+                float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+                int l = 0;
+                for (; l + 8 <= k; l += 8)
+                    for (int u = 0; u < 8; ++u)
+                        part[u] += row[l + u] * col[l + u];
+                for (; l < k; ++l)
+                    part[l % 8] += row[l] * col[l];
                 double acc = 0;
-                for (int l = 0; l < k; ++l)
-                    acc += static_cast<double>(row[l]) * col[l];
+                for (float p : part)
+                    acc += p;
                 const std::size_t at = i + static_cast<std::size_t>(j) * ldc;
                 double v = alpha * acc;
                 if (beta != 0.0f)
