@@ -1,8 +1,8 @@
 // The cuBLAS subset Hearth uses: handles, stream and workspace, and cublasGemmEx with fp16/bf16
 // inputs, fp32 compute and fp16/bf16/fp32 output (fp32 inputs too), as the general column-major
-// GEMM C = alpha op(A) op(B) + beta C. Products accumulate in fp32 (eight fixed partial sums) and round
-// once to the output type; beta == 0 never reads C (it may hold NaN), as cuBLAS documents. The work runs through the
-// handle's stream like any other.
+// GEMM C = alpha op(A) op(B) + beta C. Products accumulate in fp32 (eight fixed partial sums) and
+// round once to the output type; beta == 0 never reads C (it may hold NaN), as cuBLAS documents.
+// The work runs through the handle's stream like any other.
 #if defined(__GNUC__) && !defined(__clang__) && !defined(__OPTIMIZE__)
 // The reference models' logits GEMMs are a few GMAC each; unoptimised they dominate the suites.
 #pragma GCC optimize("O3")
