@@ -74,6 +74,19 @@ struct TcParams {
 
 // 16 bytes global -> shared, asynchronously; with valid false nothing is read and the 16 bytes
 // are zero-filled (src must still be a mapped address).
+#if defined(HEARTH_CUDASIM)
+// cudasim (tests/cudasim): the same copies and groups, without the inline PTX.
+__device__ __forceinline__ void copy16Async(void* dst, const void* src, bool valid)
+{
+    ::cudasim::exec::copyAsync16(dst, src, valid ? 16 : 0);
+}
+__device__ __forceinline__ void commitAsync() { ::cudasim::exec::commitAsyncGroup(); }
+template <int N>
+__device__ __forceinline__ void waitAsync()
+{
+    ::cudasim::exec::waitAsyncGroups(N);
+}
+#else
 __device__ __forceinline__ void copy16Async(void* dst, const void* src, bool valid)
 {
     const auto s = static_cast<unsigned>(__cvta_generic_to_shared(dst));
@@ -87,11 +100,12 @@ __device__ __forceinline__ void waitAsync()
 {
     asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
 }
+#endif
 
 template <typename T, int HD>
 __global__ void __launch_bounds__(kThreads) prefillTcKernel(TcParams p)
 {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800  // bf16 WMMA and cp.async; the host never launches it below
+#if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800) || defined(HEARTH_CUDASIM)  // bf16 WMMA and cp.async; the host never launches it below
     using L = Layout<HD>;
     constexpr int kLd = L::kLd;
     constexpr int kChunksPerRow = HD / kChunk;

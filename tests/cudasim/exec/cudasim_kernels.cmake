@@ -26,7 +26,8 @@ function(hearth_cudasim_kernels target)
   target_link_libraries(${target} PUBLIC hearth_cudasim)
   target_compile_definitions(${target} PRIVATE HEARTH_CUDASIM)
   # -O2 whatever the build type: a Debug build of 1024-fiber blocks is several times slower, and
-  # the kernels are debugged on the GPU build anyway.
-  target_compile_options(${target} PRIVATE -w -O2 -include ${HEARTH_CUDASIM_EXEC_DIR}/device.h)
+  # the kernels are debugged on the GPU build anyway. CUDA code type-puns freely (uint4 loads
+  # read as __half2 pairs), which nvcc allows: no strict-aliasing assumptions here either.
+  target_compile_options(${target} PRIVATE -w -O2 -fno-strict-aliasing -include ${HEARTH_CUDASIM_EXEC_DIR}/device.h)
   set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE ON)
 endfunction()
