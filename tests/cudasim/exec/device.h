@@ -73,13 +73,15 @@ inline void shuffleCombine(const WarpGroup& g)
 template <typename T>
 T shuffle(unsigned mask, T var, unsigned src, const char* what)
 {
-    static_assert(sizeof(T) <= sizeof(std::uint64_t) && std::is_trivially_copyable_v<T>, "shuffles move up to 8 bytes");
+    // The toolkit's __half2/__nv_bfloat162 have user-provided assignments on the host, so they are
+    // moved as bytes (as the hardware moves registers).
+    static_assert(sizeof(T) <= sizeof(std::uint64_t), "shuffles move up to 8 bytes");
     ShuffleLane d{};
-    std::memcpy(&d.value, &var, sizeof(T));
+    std::memcpy(&d.value, static_cast<const void*>(&var), sizeof(T));
     d.src = src;
     warpCollective(mask, what, &d, &shuffleCombine);
     T out;
-    std::memcpy(&out, &d.result, sizeof(T));
+    std::memcpy(static_cast<void*>(&out), &d.result, sizeof(T));
     return out;
 }
 

@@ -108,7 +108,7 @@ std::string describeWait(const SimThread& t)
 
 [[noreturn]] void faultAt(const Worker& w, const SimThread* t, const std::string& message)
 {
-    std::string text = format("cudasim: kernel %s, block %s", w.job ? w.job->name : "?", describe(w.block.blockIdx).c_str());
+    std::string text = format("kernel %s, block %s", w.job ? w.job->name : "?", describe(w.block.blockIdx).c_str());
     if (t)
         text += ", " + describeThread(*t);
     text += ": " + message;
