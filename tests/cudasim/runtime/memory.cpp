@@ -45,6 +45,17 @@ std::map<std::uintptr_t, Allocation>::iterator find(const void* p)
     return at < it->first + std::max<std::size_t>(it->second.bytes, 1) ? it : a.end();
 }
 
+// 0xFF unless CUDASIM_FILL names another byte: running a failing test with CUDASIM_FILL=0 tells
+// whether it reads memory nobody wrote.
+int freshByte()
+{
+    static const int value = [] {
+        const char* v = std::getenv("CUDASIM_FILL");
+        return v && *v ? static_cast<int>(std::strtol(v, nullptr, 0) & 0xFF) : 0xFF;
+    }();
+    return value;
+}
+
 void* allocate(std::size_t nBytes, std::size_t alignment, bool device)
 {
     void* p = std::aligned_alloc(alignment, roundUp(std::max<std::size_t>(nBytes, 1), alignment));
@@ -54,7 +65,7 @@ void* allocate(std::size_t nBytes, std::size_t alignment, bool device)
     a.bytes = nBytes;
     a.device = device;
     if (device) {
-        std::memset(p, 0xFF, nBytes);
+        std::memset(p, freshByte(), nBytes);
         a.countedBytes = roundUp(std::max<std::size_t>(nBytes, 1), 512);
         mem().usedBytes += a.countedBytes;
     }

@@ -4,6 +4,7 @@
 // cudaStreamNonBlocking), and their work waits for what is queued before it on the legacy stream.
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <unordered_set>
 
 #include "cudasim.h"
@@ -27,6 +28,16 @@ Registry& reg()
 {
     static Registry* r = new Registry();  // never destroyed: other statics may sync at exit
     return *r;
+}
+
+// CUDASIM_TRACE=1 prints each work item as it runs (graph launches as one item).
+bool traceEnabled()
+{
+    static const bool on = [] {
+        const char* v = std::getenv("CUDASIM_TRACE");
+        return v && *v && *v != '0';
+    }();
+    return on;
 }
 
 bool blocking(const CUstream_st* s) { return !s->legacy && !(s->flags & cudaStreamNonBlocking); }
@@ -117,6 +128,8 @@ void drainStream(CUstream_st* s, std::uint64_t seq)
                 drainStream(other, otherSeq);
         WorkItem item = std::move(s->queue.front());
         s->queue.pop_front();
+        if (traceEnabled())
+            std::fprintf(stderr, "cudasim: run %s (stream %p)\n", item.node.what.c_str(), static_cast<void*>(s));
         item.node.work();
     }
 }
