@@ -3,6 +3,12 @@
 # memory) into the binary dir and compiled with exec/device.h force-included and HEARTH_CUDASIM
 # defined; <mma.h> resolves to exec/include/mma.h. Kernel warnings are nvcc's business (the real
 # build checks them with -Werror), so the translated files build with -w.
+# The engine's hot loops (fiber switches, warp collectives, WMMA) are optimised in every build
+# type: a Debug build of them made the attention suites several times slower. (This file is
+# included where hearth_cudasim is defined, so the properties reach its sources.)
+file(GLOB HEARTH_CUDASIM_EXEC_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/*.cpp)
+set_source_files_properties(${HEARTH_CUDASIM_EXEC_SOURCES} PROPERTIES COMPILE_OPTIONS -O2)
+
 function(hearth_cudasim_kernels target)
   set(HEARTH_CUDASIM_EXEC_DIR ${CMAKE_CURRENT_FUNCTION_LIST_DIR})
   find_package(Python3 REQUIRED COMPONENTS Interpreter)

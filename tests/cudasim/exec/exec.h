@@ -12,6 +12,9 @@
 //    same mask; a lane calling with its own bit clear, or a mask naming a lane that has exited or
 //    does not exist, is a fault. When no thread can run and no barrier can complete, the block is
 //    deadlocked (a lane missing from a shuffle, a barrier some threads never reach): a fault.
+//  - Threads run in thread order in even blocks and in reverse order in odd ones (blockIdx
+//    x + y + z), so a kernel reading another thread's or lane's write without a barrier (or
+//    __syncwarp) in between gets different answers from different blocks.
 //  - Shared memory (static __shared__ arrays and the dynamic buffer) is filled with 0xFF bytes at
 //    each block's start, so reading shared memory nobody wrote shows up as NaN.
 //  - cp.async copies read their source when issued and land when the issuing thread waits for

@@ -149,7 +149,7 @@ bool tryCompleteWarp(Worker& w, SimThread& caller, unsigned warpBase, unsigned m
         const SimThread& t = w.threads[warpBase + lane];
         if (t.state == State::Exited)
             faultAt(w, &caller, format("%s with mask 0x%08x names lane %u, which has exited", caller.what, mask, lane));
-        if (t.state != State::InWarpOp || t.mask != mask || std::strcmp(t.what, caller.what) != 0)
+        if (t.state != State::InWarpOp || t.mask != mask || (t.what != caller.what && std::strcmp(t.what, caller.what) != 0))
             return false;
     }
     WarpGroup group{};
@@ -231,9 +231,14 @@ void runBlock(Worker& w, const uint3& blockIdx)
         t.fiber = w.fibers[i].get();
         t.fiber->reset(&threadEntry, &t);
     }
+    // Odd blocks run their threads last to first, so that a read of another thread's write
+    // without a barrier between them sees it in some blocks and not in others.
+    const bool reverse = ((blockIdx.x + blockIdx.y + blockIdx.z) & 1u) != 0;
+    const std::size_t n = w.threads.size();
     while (w.nLive > 0) {
         bool ran = false;
-        for (SimThread& t : w.threads) {
+        for (std::size_t k = 0; k < n; ++k) {
+            SimThread& t = w.threads[reverse ? n - 1 - k : k];
             if (t.state != State::Runnable)
                 continue;
             w.current = &t;

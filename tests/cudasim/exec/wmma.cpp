@@ -3,7 +3,6 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
-#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -145,7 +144,7 @@ void mmaCombine(const WarpGroup& g)
         for (int c = 0; c < 16; ++c) {
             float s = acc[r][c];
             for (int k = 0; k < 16; ++k)
-                s = std::fma(a[r][k], b[k][c], s);  // fp16/bf16 products are exact in fp32
+                s += a[r][k] * b[k][c];  // fp16/bf16 products are exact in fp32: one rounding per add, as an fma
             acc[r][c] = s;
         }
     for (unsigned lane = 0; lane < 32; ++lane) {
