@@ -140,6 +140,33 @@ private slots:
         QCOMPARE(cudaStreamDestroy(s), cudaSuccess);
     }
 
+    void blockingCopyToTheDeviceHasLanded()
+    {
+        // CUDA documents that cudaMemcpy from pageable memory may return with the last DMA still
+        // in flight; the sim (conservatively, as drivers behave in practice) completes it, so a
+        // non-blocking stream sees it at once. The source is staged either way.
+        cudaStream_t s = nullptr;
+        QCOMPARE(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), cudaSuccess);
+        int* dev = nullptr;
+        int* pinned = nullptr;
+        QCOMPARE(cudaMalloc(reinterpret_cast<void**>(&dev), sizeof(int)), cudaSuccess);
+        QCOMPARE(cudaMallocHost(reinterpret_cast<void**>(&pinned), sizeof(int)), cudaSuccess);
+        int host = 5;
+        QCOMPARE(cudaMemcpy(dev, &host, sizeof(int), cudaMemcpyHostToDevice), cudaSuccess);
+        host = 6;
+        QCOMPARE(cudaMemcpyAsync(pinned, dev, sizeof(int), cudaMemcpyDeviceToHost, s), cudaSuccess);
+        QCOMPARE(cudaStreamSynchronize(s), cudaSuccess);
+        QCOMPARE(*pinned, 5);
+        *pinned = 7;
+        QCOMPARE(cudaMemcpy(dev, pinned, sizeof(int), cudaMemcpyHostToDevice), cudaSuccess);
+        *pinned = 8;
+        QCOMPARE(cudaMemcpyAsync(&host, dev, sizeof(int), cudaMemcpyDeviceToHost, s), cudaSuccess);
+        QCOMPARE(host, 7);
+        QCOMPARE(cudaFree(dev), cudaSuccess);
+        QCOMPARE(cudaFreeHost(pinned), cudaSuccess);
+        QCOMPARE(cudaStreamDestroy(s), cudaSuccess);
+    }
+
     void copyChecksPointers()
     {
         std::vector<char> host(64), other(64);

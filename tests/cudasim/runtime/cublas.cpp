@@ -90,12 +90,48 @@ std::uint16_t floatToBf16(float f)
 
 std::size_t elemBytes(cudaDataType t) { return t == CUDA_R_32F ? 4 : 2; }
 
+// fp16 to fp32 by table: the GEMMs convert whole weight matrices on every call.
+const float* halfTable()
+{
+    static const float* table = [] {
+        auto* t = new float[65536];
+        for (std::uint32_t h = 0; h < 65536; ++h)
+            t[h] = halfToFloat(static_cast<std::uint16_t>(h));
+        return t;
+    }();
+    return table;
+}
+
 float load(const void* base, std::size_t i, cudaDataType t)
 {
     switch (t) {
-    case CUDA_R_16F: return halfToFloat(static_cast<const std::uint16_t*>(base)[i]);
+    case CUDA_R_16F: return halfTable()[static_cast<const std::uint16_t*>(base)[i]];
     case CUDA_R_16BF: return bf16ToFloat(static_cast<const std::uint16_t*>(base)[i]);
     default: return static_cast<const float*>(base)[i];
+    }
+}
+
+// out[l] = base[start + l * stride] as fp32, for l < count.
+void gather(const void* base, cudaDataType t, std::size_t start, std::size_t stride, int count, float* out)
+{
+    const auto* h = static_cast<const std::uint16_t*>(base) + start;
+    switch (t) {
+    case CUDA_R_16F: {
+        const float* table = halfTable();
+        for (int l = 0; l < count; ++l)
+            out[l] = table[h[l * stride]];
+        break;
+    }
+    case CUDA_R_16BF:
+        for (int l = 0; l < count; ++l)
+            out[l] = bf16ToFloat(h[l * stride]);
+        break;
+    default: {
+        const float* f = static_cast<const float*>(base) + start;
+        for (int l = 0; l < count; ++l)
+            out[l] = f[l * stride];
+        break;
+    }
     }
 }
 
@@ -107,6 +143,33 @@ void store(void* base, std::size_t i, cudaDataType t, float v)
     default: static_cast<float*>(base)[i] = v; break;
     }
 }
+
+}  // namespace
+
+namespace cudasim::rt {
+
+// Dot products of four rows with one column, kPadded (a multiple of 8) long: eight fp32 partial
+// sums per row (tensor cores accumulate in fp32 too), added in a fixed order, so every run and
+// every clone below gives the same bits. AVX2 where the CPU has it (no FMA: the same rounding).
+__attribute__((target_clones("avx2", "default"))) void gemmDot4(const float* rows, const float* col,
+                                                                std::size_t kPadded, double* out)
+{
+    float part[4][8] = {};
+    for (std::size_t l = 0; l < kPadded; l += 8)
+        for (int r = 0; r < 4; ++r)
+            for (int u = 0; u < 8; ++u)
+                part[r][u] += rows[r * kPadded + l + u] * col[l + u];
+    for (int r = 0; r < 4; ++r) {
+        double acc = 0;
+        for (float p : part[r])
+            acc += p;
+        out[r] = acc;
+    }
+}
+
+}  // namespace cudasim::rt
+
+namespace {
 
 struct Gemm {
     bool transA = false, transB = false;
@@ -120,38 +183,33 @@ struct Gemm {
 
     void run() const
     {
-        // op(A) as rows of k (row i of op(A)) and op(B) as columns of k, in fp32 (exact for the
-        // 16-bit inputs), so the inner loop is a contiguous dot product.
-        std::vector<float> opA(static_cast<std::size_t>(m) * k), opB(static_cast<std::size_t>(n) * k);
-        for (int i = 0; i < m; ++i)
-            for (int l = 0; l < k; ++l)
-                opA[static_cast<std::size_t>(i) * k + l] =
-                    load(a, transA ? l + static_cast<std::size_t>(i) * lda : i + static_cast<std::size_t>(l) * lda, inType);
+        // op(A) rows and op(B) columns in fp32 (exact for 16-bit inputs), zero-padded to a multiple
+        // of 8 long, so the inner loop is contiguous; op(A) in blocks of rows that stay in cache
+        // while every column passes (op(B) is the activations here, op(A) the weights).
+        constexpr int kBlockRows = 64;
+        const std::size_t kp = (static_cast<std::size_t>(k) + 7) / 8 * 8;
+        std::vector<float> opB(static_cast<std::size_t>(n) * kp, 0.0f), block(kBlockRows * kp, 0.0f);
         for (int j = 0; j < n; ++j)
-            for (int l = 0; l < k; ++l)
-                opB[static_cast<std::size_t>(j) * k + l] =
-                    load(b, transB ? j + static_cast<std::size_t>(l) * ldb : l + static_cast<std::size_t>(j) * ldb, inType);
-        for (int j = 0; j < n; ++j) {
-            const float* col = opB.data() + static_cast<std::size_t>(j) * k;
-            for (int i = 0; i < m; ++i) {
-                const float* row = opA.data() + static_cast<std::size_t>(i) * k;
-                // Eight fp32 partial sums (tensor cores accumulate in fp32 too), added in a
-                // fixed order: the same result on every run, and it vectorises.
-                float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-                int l = 0;
-                for (; l + 8 <= k; l += 8)
-                    for (int u = 0; u < 8; ++u)
-                        part[u] += row[l + u] * col[l + u];
-                for (; l < k; ++l)
-                    part[l % 8] += row[l] * col[l];
-                double acc = 0;
-                for (float p : part)
-                    acc += p;
-                const std::size_t at = i + static_cast<std::size_t>(j) * ldc;
-                double v = alpha * acc;
-                if (beta != 0.0f)
-                    v += static_cast<double>(beta) * load(c, at, outType);
-                store(c, at, outType, static_cast<float>(v));
+            gather(b, inType, transB ? j : static_cast<std::size_t>(j) * ldb, transB ? ldb : 1, k, &opB[j * kp]);
+        double acc[4];
+        for (int i0 = 0; i0 < m; i0 += kBlockRows) {
+            const int rows = std::min(kBlockRows, m - i0);
+            for (int r = 0; r < rows; ++r) {
+                const int i = i0 + r;
+                gather(a, inType, transA ? static_cast<std::size_t>(i) * lda : i, transA ? 1 : lda, k, &block[r * kp]);
+            }
+            for (int j = 0; j < n; ++j) {
+                const float* col = opB.data() + static_cast<std::size_t>(j) * kp;
+                for (int r0 = 0; r0 < rows; r0 += 4) {
+                    cudasim::rt::gemmDot4(block.data() + static_cast<std::size_t>(r0) * kp, col, kp, acc);
+                    for (int r = r0; r < std::min(r0 + 4, rows); ++r) {
+                        const std::size_t at = (i0 + r) + static_cast<std::size_t>(j) * ldc;
+                        double v = alpha * acc[r - r0];
+                        if (beta != 0.0f)
+                            v += static_cast<double>(beta) * load(c, at, outType);
+                        store(c, at, outType, static_cast<float>(v));
+                    }
+                }
             }
         }
     }

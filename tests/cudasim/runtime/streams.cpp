@@ -30,7 +30,7 @@ Registry& reg()
     return *r;
 }
 
-// CUDASIM_TRACE=1 prints each work item as it runs (graph launches as one item).
+// CUDASIM_TRACE=1 prints each work item as it runs, with its time (graph launches as one item).
 bool traceEnabled()
 {
     static const bool on = [] {
@@ -128,9 +128,14 @@ void drainStream(CUstream_st* s, std::uint64_t seq)
                 drainStream(other, otherSeq);
         WorkItem item = std::move(s->queue.front());
         s->queue.pop_front();
-        if (traceEnabled())
-            std::fprintf(stderr, "cudasim: run %s (stream %p)\n", item.node.what.c_str(), static_cast<void*>(s));
+        if (!traceEnabled()) {
+            item.node.work();
+            continue;
+        }
+        const auto started = std::chrono::steady_clock::now();
         item.node.work();
+        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+        std::fprintf(stderr, "cudasim: ran %s (stream %p) in %.3f ms\n", item.node.what.c_str(), static_cast<void*>(s), ms);
     }
 }
 
