@@ -3,6 +3,9 @@
 // per-thread last error, and cublasGemmEx against a naive double-precision reference.
 #include <QtTest>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
@@ -330,6 +333,32 @@ private slots:
         QCOMPARE(cudaFree(b), cudaSuccess);
         QCOMPARE(cudaFreeHost(pinned), cudaSuccess);
         QCOMPARE(cudaStreamDestroy(s), cudaSuccess);
+    }
+
+    void replayOnFreedMemoryFaults()
+    {
+        // A graph keeps the pointers it captured: replaying it after cudaFree is a device fault.
+        const pid_t child = fork();
+        QVERIFY(child >= 0);
+        if (child == 0) {
+            ::close(2);  // the fault's message is expected
+            cudaStream_t s = nullptr;
+            void* dev = nullptr;
+            cudaGraph_t graph = nullptr;
+            cudaGraphExec_t exec = nullptr;
+            if (cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking) != cudaSuccess || cudaMalloc(&dev, 64) != cudaSuccess ||
+                cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal) != cudaSuccess ||
+                cudaMemsetAsync(dev, 0, 64, s) != cudaSuccess || cudaStreamEndCapture(s, &graph) != cudaSuccess ||
+                cudaGraphInstantiateWithFlags(&exec, graph, 0) != cudaSuccess || cudaGraphLaunch(exec, s) != cudaSuccess ||
+                cudaStreamSynchronize(s) != cudaSuccess || cudaFree(dev) != cudaSuccess ||
+                cudaGraphLaunch(exec, s) != cudaSuccess)
+                _exit(3);
+            cudaStreamSynchronize(s);
+            _exit(0);
+        }
+        int status = 0;
+        QCOMPARE(waitpid(child, &status, 0), child);
+        QVERIFY2(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, qPrintable(QString::number(status)));
     }
 
     void illegalCallsInvalidateACapture_data()

@@ -171,6 +171,9 @@ __attribute__((target_clones("avx2", "default"))) void gemmDot4(const float* row
 
 namespace {
 
+std::size_t spanBytes(int rows, int cols, int ld, cudaDataType t);
+bool onDevice(const void* p, std::size_t nBytes);
+
 struct Gemm {
     bool transA = false, transB = false;
     int m = 0, n = 0, k = 0;
@@ -183,6 +186,11 @@ struct Gemm {
 
     void run() const
     {
+        // A graph replayed after its buffers were freed would read freed memory: a device fault.
+        if (!onDevice(a, spanBytes(transA ? k : m, k == 0 ? 0 : (transA ? m : k), lda, inType)) ||
+            !onDevice(b, spanBytes(transB ? n : k, k == 0 ? 0 : (transB ? k : n), ldb, inType)) ||
+            !onDevice(c, spanBytes(m, n, ldc, outType)))
+            cudasim::fault("cublasGemmEx runs on memory freed since it was queued (a graph replayed after cudaFree?)");
         // op(A) rows and op(B) columns in fp32 (exact for 16-bit inputs), zero-padded to a multiple
         // of 8 long, so the inner loop is contiguous; op(A) in blocks of rows that stay in cache
         // while every column passes (op(B) is the activations here, op(A) the weights).

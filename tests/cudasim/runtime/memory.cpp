@@ -108,6 +108,20 @@ cudaError_t checkCopy(void* dst, const void* src, std::size_t n, cudaMemcpyKind 
     }
 }
 
+// At run time: memory that was allocated when the work was queued must still be (a graph replayed
+// after the buffers it points at were freed reads or writes freed memory: a device fault).
+void checkStillAllocated(const void* p, std::size_t n, MemKind kindWhenQueued, const char* what)
+{
+    if (kindWhenQueued == MemKind::Pageable || n == 0)
+        return;
+    const Span now = classify(p, n);
+    if (now.kind != kindWhenQueued || !now.inside) {
+        const std::string message = std::string(what) + " memory freed since the work was queued (" +
+                                    std::to_string(n) + " bytes): a graph replayed after cudaFree?";
+        cudasim::fault(message.c_str());
+    }
+}
+
 // Queues a copy on `s`. Pageable sources are staged now; returns whether the host must wait for
 // it (a pageable destination, or both sides pageable).
 cudaError_t queueCopy(CUstream_st* s, void* dst, const void* src, std::size_t n, const Span& d, const Span& sp,
@@ -117,12 +131,20 @@ cudaError_t queueCopy(CUstream_st* s, void* dst, const void* src, std::size_t n,
     *hostWaits = !capturing && (d.kind == MemKind::Pageable);
     Node node;
     node.what = "cudaMemcpy";
+    const MemKind dstKind = d.kind, srcKind = sp.kind;
     if (sp.kind == MemKind::Pageable && !capturing) {
         auto staged = std::make_shared<std::string>(static_cast<const char*>(src), n);
-        node.work = [dst, staged] { std::memcpy(dst, staged->data(), staged->size()); };
+        node.work = [dst, staged, dstKind] {
+            checkStillAllocated(dst, staged->size(), dstKind, "cudaMemcpy writes");
+            std::memcpy(dst, staged->data(), staged->size());
+        };
     } else {
         // Pinned or device memory is read when the copy runs; so is anything in a graph node.
-        node.work = [dst, src, n] { std::memmove(dst, src, n); };
+        node.work = [dst, src, n, dstKind, srcKind] {
+            checkStillAllocated(dst, n, dstKind, "cudaMemcpy writes");
+            checkStillAllocated(src, n, srcKind, "cudaMemcpy reads");
+            std::memmove(dst, src, n);
+        };
     }
     return enqueueOn(s, std::move(node));
 }
@@ -290,7 +312,12 @@ cudaError_t cudaMemsetAsync(void* devPtr, int value, size_t count, cudaStream_t 
     const Span d = classify(devPtr, count);
     if (!devPtr || d.kind == MemKind::Pageable || !d.inside)
         return fail(cudaErrorInvalidValue);
-    return fail(enqueueOn(s, Node{[devPtr, value, count] { std::memset(devPtr, value, count); }, "cudaMemset"}));
+    const MemKind kind = d.kind;
+    return fail(enqueueOn(s, Node{[devPtr, value, count, kind] {
+                                      checkStillAllocated(devPtr, count, kind, "cudaMemset writes");
+                                      std::memset(devPtr, value, count);
+                                  },
+                                  "cudaMemset"}));
 }
 
 cudaError_t cudaMemset(void* devPtr, int value, size_t count)
