@@ -70,6 +70,8 @@ struct Worker {
     const char* barrierFile = nullptr;
     int barrierLine = 0;
     std::vector<SharedRegion> shared;  // static __shared__ variables seen in this block
+    std::vector<unsigned> warpExited;   // per warp: lanes that have returned
+    std::vector<int> warpWaiting;       // per warp: lanes waiting in a warp collective
     char* dynShared = nullptr;
     std::size_t dynSharedBytes = 0;
     SimThread* current = nullptr;
@@ -140,15 +142,20 @@ void releaseBarrier(Worker& w)
 bool tryCompleteWarp(Worker& w, SimThread& caller, unsigned warpBase, unsigned mask)
 {
     const auto nThreads = static_cast<unsigned>(w.threads.size());
+    const unsigned warp = warpBase / 32;
+    const unsigned existing = nThreads - warpBase >= 32 ? 0xffffffffu : (1u << (nThreads - warpBase)) - 1u;
+    if (mask & ~existing)
+        faultAt(w, &caller, format("%s with mask 0x%08x names lane %d, which does not exist (the block has %u threads)",
+                                   caller.what, mask, __builtin_ctz(mask & ~existing), nThreads));
+    if (mask & w.warpExited[warp])
+        faultAt(w, &caller, format("%s with mask 0x%08x names lane %d, which has exited", caller.what, mask,
+                                   __builtin_ctz(mask & w.warpExited[warp])));
+    if (w.warpWaiting[warp] < __builtin_popcount(mask))
+        return false;  // not everyone can be there yet
     for (unsigned lane = 0; lane < 32; ++lane) {
         if (!((mask >> lane) & 1u))
             continue;
-        if (warpBase + lane >= nThreads)
-            faultAt(w, &caller, format("%s with mask 0x%08x names lane %u, which does not exist (the block has %u threads)",
-                                       caller.what, mask, lane, nThreads));
         const SimThread& t = w.threads[warpBase + lane];
-        if (t.state == State::Exited)
-            faultAt(w, &caller, format("%s with mask 0x%08x names lane %u, which has exited", caller.what, mask, lane));
         if (t.state != State::InWarpOp || t.mask != mask || (t.what != caller.what && std::strcmp(t.what, caller.what) != 0))
             return false;
     }
@@ -160,6 +167,7 @@ bool tryCompleteWarp(Worker& w, SimThread& caller, unsigned warpBase, unsigned m
     for (unsigned lane = 0; lane < 32; ++lane)
         if ((mask >> lane) & 1u)
             w.threads[warpBase + lane].state = State::Runnable;
+    w.warpWaiting[warp] -= __builtin_popcount(mask);
     return true;
 }
 
@@ -171,6 +179,7 @@ void threadEntry(void* arg)
     landCopies(*t, 0, true);  // a thread's copies land even if it never waited for them
     t->state = State::Exited;
     --w.nLive;
+    w.warpExited[t->linear / 32] |= 1u << t->info.lane;
     // Lanes waiting for this one in a warp primitive can never complete.
     const unsigned warpBase = t->linear - t->info.lane;
     for (unsigned lane = 0; lane < 32 && warpBase + lane < w.threads.size(); ++lane) {
@@ -217,6 +226,8 @@ void runBlock(Worker& w, const uint3& blockIdx)
     w.nLive = static_cast<int>(w.threads.size());
     w.nAtBarrier = 0;
     w.shared.clear();
+    w.warpExited.assign((w.threads.size() + 31) / 32, 0u);
+    w.warpWaiting.assign((w.threads.size() + 31) / 32, 0);
     if (w.dynShared)
         std::memset(w.dynShared, 0xFF, w.dynSharedBytes);
     for (unsigned i = 0; i < w.threads.size(); ++i) {
@@ -359,6 +370,7 @@ void warpCollective(unsigned mask, const char* what, void* laneData, WarpCombine
     t.mask = mask;
     t.data = laneData;
     t.combine = combine;
+    ++w.warpWaiting[t.linear / 32];
     if (tryCompleteWarp(w, t, t.linear - t.info.lane, mask))
         return;
     t.fiber->suspend();

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 #include "exec/exec.h"
 
@@ -26,7 +27,36 @@ Cell cellOf(WmmaUse use, unsigned lane, int i)
     return {(l >> 2) + 8 * ((i >> 1) & 1), 2 * (l & 3) + (i & 1) + 8 * (i >> 2)};
 }
 
+// cellOf for every lane and element, computed once (every collective walks all 256).
+struct CellTable {
+    Cell cells[32][8];
+    explicit CellTable(WmmaUse use)
+    {
+        for (unsigned lane = 0; lane < 32; ++lane)
+            for (int i = 0; i < 8; ++i)
+                cells[lane][i] = cellOf(use, lane, i);
+    }
+};
+
+const CellTable& cellTable(WmmaUse use)
+{
+    static const CellTable a(WmmaUse::A), b(WmmaUse::B), acc(WmmaUse::Accumulator);
+    return use == WmmaUse::A ? a : use == WmmaUse::B ? b : acc;
+}
+
 std::size_t sizeOf(WmmaType t) { return t == WmmaType::F32 ? 4 : 2; }
+
+// fp16 -> fp32 for every bit pattern, computed once: the MMA converts 768 elements per call.
+const float* halfTable()
+{
+    static const std::vector<float> table = [] {
+        std::vector<float> v(65536);
+        for (std::uint32_t bits = 0; bits < 65536; ++bits)
+            v[bits] = __half2float(__ushort_as_half(static_cast<unsigned short>(bits)));
+        return v;
+    }();
+    return table.data();
+}
 
 float readElement(WmmaType t, const void* base, std::size_t index)
 {
@@ -37,7 +67,12 @@ float readElement(WmmaType t, const void* base, std::size_t index)
     }
     std::uint16_t bits;
     std::memcpy(&bits, static_cast<const char*>(base) + index * 2, 2);
-    return t == WmmaType::F16 ? __half2float(__ushort_as_half(bits)) : __bfloat162float(__ushort_as_bfloat16(bits));
+    if (t == WmmaType::F16)
+        return halfTable()[bits];
+    const std::uint32_t wide = std::uint32_t{bits} << 16;  // bf16 is the top half of an fp32
+    float v;
+    std::memcpy(&v, &wide, 4);
+    return v;
 }
 
 void writeElement(WmmaType t, void* base, std::size_t index, float v)
@@ -100,10 +135,13 @@ void loadCombine(const WarpGroup& g)
 {
     const MemoryLane& m = checkedLanes(g, "wmma::load_matrix_sync");
     const std::size_t n = sizeOf(m.frag.type);
+    const CellTable& table = cellTable(m.frag.use);
     for (unsigned lane = 0; lane < 32; ++lane) {
         const auto& d = *static_cast<const MemoryLane*>(g.lanes[lane]);
-        for (int i = 0; i < d.frag.nElements; ++i)
-            copyElement(n, d.elements, static_cast<std::size_t>(i), m.ptr, offsetOf(m, cellOf(m.frag.use, lane, i % 8)));
+        for (int i = 0; i < 8; ++i)
+            copyElement(n, d.elements, static_cast<std::size_t>(i), m.ptr, offsetOf(m, table.cells[lane][i]));
+        if (d.frag.nElements > 8)  // the repeated half of an fp16 A/B fragment
+            std::memcpy(static_cast<char*>(d.elements) + 8 * n, d.elements, 8 * n);
     }
 }
 
@@ -111,10 +149,20 @@ void storeCombine(const WarpGroup& g)
 {
     const MemoryLane& m = checkedLanes(g, "wmma::store_matrix_sync");
     const std::size_t n = sizeOf(m.frag.type);
+    const CellTable& table = cellTable(m.frag.use);
     for (unsigned lane = 0; lane < 32; ++lane) {
         const auto& d = *static_cast<const MemoryLane*>(g.lanes[lane]);
         for (int i = 0; i < 8; ++i)
-            copyElement(n, m.ptr, offsetOf(m, cellOf(m.frag.use, lane, i)), d.elements, static_cast<std::size_t>(i));
+            copyElement(n, m.ptr, offsetOf(m, table.cells[lane][i]), d.elements, static_cast<std::size_t>(i));
+    }
+}
+
+// A fragment's 8 distinct elements as fp32 into a 16x16 tile.
+void gather(float (&tile)[16][16], const CellTable& table, unsigned lane, WmmaType type, const void* elements)
+{
+    for (int i = 0; i < 8; ++i) {
+        const Cell c = table.cells[lane][i];
+        tile[c.row][c.col] = readElement(type, elements, static_cast<std::size_t>(i));
     }
 }
 
@@ -129,16 +177,14 @@ struct MmaLane {
 void mmaCombine(const WarpGroup& g)
 {
     float a[16][16], b[16][16], acc[16][16];
+    const CellTable& ta = cellTable(WmmaUse::A);
+    const CellTable& tb = cellTable(WmmaUse::B);
+    const CellTable& tc = cellTable(WmmaUse::Accumulator);
     for (unsigned lane = 0; lane < 32; ++lane) {
         const auto& m = *static_cast<const MmaLane*>(g.lanes[lane]);
-        for (int i = 0; i < 8; ++i) {
-            const Cell ca = cellOf(WmmaUse::A, lane, i);
-            const Cell cb = cellOf(WmmaUse::B, lane, i);
-            const Cell cc = cellOf(WmmaUse::Accumulator, lane, i);
-            a[ca.row][ca.col] = readElement(m.a.type, m.aElements, static_cast<std::size_t>(i));
-            b[cb.row][cb.col] = readElement(m.b.type, m.bElements, static_cast<std::size_t>(i));
-            acc[cc.row][cc.col] = readElement(m.c.type, m.cElements, static_cast<std::size_t>(i));
-        }
+        gather(a, ta, lane, m.a.type, m.aElements);
+        gather(b, tb, lane, m.b.type, m.bElements);
+        gather(acc, tc, lane, m.c.type, m.cElements);
     }
     for (int r = 0; r < 16; ++r)
         for (int c = 0; c < 16; ++c) {
@@ -150,7 +196,7 @@ void mmaCombine(const WarpGroup& g)
     for (unsigned lane = 0; lane < 32; ++lane) {
         const auto& m = *static_cast<const MmaLane*>(g.lanes[lane]);
         for (int i = 0; i < 8; ++i) {
-            const Cell cc = cellOf(WmmaUse::Accumulator, lane, i);
+            const Cell cc = tc.cells[lane][i];
             writeElement(m.d.type, m.dElements, static_cast<std::size_t>(i), acc[cc.row][cc.col]);
         }
     }
