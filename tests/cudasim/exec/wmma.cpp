@@ -58,23 +58,6 @@ const float* halfTable()
     return table.data();
 }
 
-float readElement(WmmaType t, const void* base, std::size_t index)
-{
-    if (t == WmmaType::F32) {
-        float v;
-        std::memcpy(&v, static_cast<const char*>(base) + index * 4, 4);
-        return v;
-    }
-    std::uint16_t bits;
-    std::memcpy(&bits, static_cast<const char*>(base) + index * 2, 2);
-    if (t == WmmaType::F16)
-        return halfTable()[bits];
-    const std::uint32_t wide = std::uint32_t{bits} << 16;  // bf16 is the top half of an fp32
-    float v;
-    std::memcpy(&v, &wide, 4);
-    return v;
-}
-
 void writeElement(WmmaType t, void* base, std::size_t index, float v)
 {
     if (t == WmmaType::F32) {
@@ -160,9 +143,23 @@ void storeCombine(const WarpGroup& g)
 // A fragment's 8 distinct elements as fp32 into a 16x16 tile.
 void gather(float (&tile)[16][16], const CellTable& table, unsigned lane, WmmaType type, const void* elements)
 {
+    float v[8];
+    if (type == WmmaType::F32) {
+        std::memcpy(v, elements, sizeof v);
+    } else {
+        std::uint16_t bits[8];
+        std::memcpy(bits, elements, sizeof bits);
+        const float* half = halfTable();
+        for (int i = 0; i < 8; ++i) {
+            const std::uint32_t wide = std::uint32_t{bits[i]} << 16;
+            float bf;
+            std::memcpy(&bf, &wide, 4);
+            v[i] = type == WmmaType::F16 ? half[bits[i]] : bf;
+        }
+    }
     for (int i = 0; i < 8; ++i) {
         const Cell c = table.cells[lane][i];
-        tile[c.row][c.col] = readElement(type, elements, static_cast<std::size_t>(i));
+        tile[c.row][c.col] = v[i];
     }
 }
 
@@ -186,13 +183,12 @@ void mmaCombine(const WarpGroup& g)
         gather(b, tb, lane, m.b.type, m.bElements);
         gather(acc, tc, lane, m.c.type, m.cElements);
     }
+    // k ascending for every element; products of fp16/bf16 inputs are exact in fp32, so each add
+    // rounds once, as an fma would. The inner loop runs along rows of b, so it vectorises.
     for (int r = 0; r < 16; ++r)
-        for (int c = 0; c < 16; ++c) {
-            float s = acc[r][c];
-            for (int k = 0; k < 16; ++k)
-                s += a[r][k] * b[k][c];  // fp16/bf16 products are exact in fp32: one rounding per add, as an fma
-            acc[r][c] = s;
-        }
+        for (int k = 0; k < 16; ++k)
+            for (int c = 0; c < 16; ++c)
+                acc[r][c] += a[r][k] * b[k][c];
     for (unsigned lane = 0; lane < 32; ++lane) {
         const auto& m = *static_cast<const MmaLane*>(g.lanes[lane]);
         for (int i = 0; i < 8; ++i) {
