@@ -57,4 +57,8 @@ std::size_t maxDynamicSharedBytes(const void* func);
 // report (a barrier not reached by every thread, a WMMA call with a misaligned pointer...).
 [[noreturn]] void fault(const char* message);
 
+// Environment switches of the runtime, for debugging a failing suite: CUDASIM_MEMORY_MB (above),
+// CUDASIM_TRACE=1 (each work item on stderr as it runs, with its time), CUDASIM_FILL=<byte> (the
+// fresh-allocation fill instead of 0xFF: a failure that goes away with 0 reads unwritten memory).
+
 }  // namespace cudasim
