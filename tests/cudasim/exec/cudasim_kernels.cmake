@@ -2,7 +2,9 @@
 # as C++ on cudasim. Each .cu is translated at build time (translate_cu.py: launches, shared
 # memory) into the binary dir and compiled with exec/device.h force-included and HEARTH_CUDASIM
 # defined; <mma.h> resolves to exec/include/mma.h. Kernel warnings are nvcc's business (the real
-# build checks them with -Werror), so the translated files build with -w.
+# build checks them with -Werror), so the translated files build with -w (which wins over the
+# -W flags hearth_warnings adds).
+
 # The engine's hot loops (fiber switches, warp collectives, WMMA) are optimised in every build
 # type: a Debug build of them made the attention suites several times slower. (This file is
 # included where hearth_cudasim is defined, so the properties reach its sources.)
@@ -29,7 +31,9 @@ function(hearth_cudasim_kernels target)
   add_library(${target} STATIC ${translated})
   target_include_directories(${target} BEFORE PRIVATE ${HEARTH_CUDASIM_EXEC_DIR}/include)
   target_include_directories(${target} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
-  target_link_libraries(${target} PUBLIC hearth_cudasim)
+  # hearth_warnings for its sanitizer flags (HEARTH_SANITIZE=ON instruments the kernels, so that
+  # their out-of-bounds device accesses are reported); -w below silences its warnings.
+  target_link_libraries(${target} PUBLIC hearth_cudasim PRIVATE hearth_warnings)
   target_compile_definitions(${target} PRIVATE HEARTH_CUDASIM)
   # -O2 whatever the build type: a Debug build of 1024-fiber blocks is several times slower, and
   # the kernels are debugged on the GPU build anyway. CUDA code type-puns freely (uint4 loads
