@@ -75,6 +75,7 @@ struct Worker {
     char* dynShared = nullptr;
     std::size_t dynSharedBytes = 0;
     SimThread* current = nullptr;
+    bool reverse = false;  // this block runs its threads last to first
 };
 
 thread_local Worker tWorker;
@@ -245,6 +246,7 @@ void runBlock(Worker& w, const uint3& blockIdx)
     // Odd blocks run their threads last to first, so that a read of another thread's write
     // without a barrier between them sees it in some blocks and not in others.
     const bool reverse = ((blockIdx.x + blockIdx.y + blockIdx.z) & 1u) != 0;
+    w.reverse = reverse;
     const std::size_t n = w.threads.size();
     while (w.nLive > 0) {
         bool ran = false;
@@ -314,6 +316,24 @@ bool inShared(const Worker& w, const void* p, std::size_t n)
     return false;
 }
 
+// The calling thread waits: runs the next runnable thread of the scheduler's pass directly, or
+// returns to the scheduler when there is none; comes back when the thread is runnable again.
+void waitHere(Worker& w, SimThread& t)
+{
+    const std::size_t n = w.threads.size();
+    const std::size_t pos = w.reverse ? n - 1 - t.linear : t.linear;
+    for (std::size_t k = pos + 1; k < n; ++k) {
+        SimThread& next = w.threads[w.reverse ? n - 1 - k : k];
+        if (next.state != State::Runnable)
+            continue;
+        w.current = &next;
+        tCurrentThread = &next.info;
+        t.fiber->switchTo(*next.fiber);
+        return;
+    }
+    t.fiber->suspend();
+}
+
 }  // namespace
 
 cudaError_t launchKernel(const LaunchConfig& config, const void* kernel, const char* name, std::function<void()> body)
@@ -356,7 +376,7 @@ void syncThreads(const char* file, int line)
         releaseBarrier(w);
         return;
     }
-    t.fiber->suspend();
+    waitHere(w, t);
 }
 
 void warpCollective(unsigned mask, const char* what, void* laneData, WarpCombine combine)
@@ -373,7 +393,7 @@ void warpCollective(unsigned mask, const char* what, void* laneData, WarpCombine
     ++w.warpWaiting[t.linear / 32];
     if (tryCompleteWarp(w, t, t.linear - t.info.lane, mask))
         return;
-    t.fiber->suspend();
+    waitHere(w, t);
 }
 
 void* dynamicShared()

@@ -25,6 +25,9 @@ public:
     void resume();
     // From inside the fiber: back to the resume() that ran it.
     void suspend();
+    // From inside the fiber: straight to `next` (started or suspended), which later suspends back
+    // to the resume() that ran this one. Saves a round trip through the scheduler per switch.
+    void switchTo(Fiber& next);
     // From inside the fiber, for good: it runs again only from the entry, after reset().
     [[noreturn]] void exit();
 
