@@ -40,6 +40,14 @@ using hearth::kernels::KernelStatus;
             QSKIP(("no CUDA device: " + gpuQuery_.error).c_str());                                   \
     } while (0)
 
+// True when the "device" is cudasim (tests/cudasim), the CPU stand-in: timing loops, which mean
+// nothing there and take minutes, are skipped; every correctness check still runs.
+inline bool onCudasim()
+{
+    const auto query = ::hearth::kernels::queryDevices();
+    return !query.devices.empty() && query.devices.front().name.rfind("Hearth cudasim", 0) == 0;
+}
+
 inline float bitsToFloat(std::uint32_t b)
 {
     float f;

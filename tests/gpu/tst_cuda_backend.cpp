@@ -59,8 +59,13 @@ using namespace hearth;
 namespace {
 
 constexpr int kGreedyTokens = 16;
-constexpr double kLogprobTolerance = 0.05;
 constexpr double kMargin = 0.05;
+
+// Log-probabilities within 0.05 of the reference in fp16 (issue #5). bf16 keeps 8 bits of
+// mantissa, not 11: transformers itself, run in bf16 on these models, is up to 0.066 (d64) and
+// 0.077 (d128) off its fp32 goldens (tests/reference/measure_dtype_deviation.py), so bf16 runs are
+// held to 0.1, and to the same against the CPU backend (which rounds at other points).
+double logprobTolerance(bool bf16) { return bf16 ? 0.1 : 0.05; }
 
 std::string fixturesDir()
 {
@@ -99,8 +104,7 @@ std::vector<std::int32_t> topK(const std::vector<double>& v, std::size_t k)
 // Compares a row with a reference row: the log-probabilities of the reference's top 10 within
 // `tolerance`, and the same top-1 where the reference is decided by more than kMargin.
 // Empty when they agree, else what differs. `worst` collects the largest difference.
-std::string compareRows(const float* got, const float* ref, std::int64_t vocab, double& worst,
-                        double tolerance = kLogprobTolerance)
+std::string compareRows(const float* got, const float* ref, std::int64_t vocab, double& worst, double tolerance)
 {
     const std::vector<double> g = logSoftmax(got, vocab);
     const std::vector<double> r = logSoftmax(ref, vocab);
@@ -350,7 +354,7 @@ private slots:
                 for (std::size_t k = 0; k < topIds.size(); ++k) {
                     const double diff = std::abs(lp[static_cast<std::size_t>(topIds[k])] - topLp[k]);
                     worst = std::max(worst, diff);
-                    if (diff > kLogprobTolerance)
+                    if (diff > logprobTolerance(bf16))
                         QFAIL(qPrintable(QStringLiteral("prompt %1 position %2 id %3: log-prob %4, transformers %5")
                                              .arg(p).arg(i).arg(topIds[k])
                                              .arg(lp[static_cast<std::size_t>(topIds[k])], 0, 'f', 5).arg(topLp[k], 0, 'f', 5)));
@@ -364,7 +368,8 @@ private slots:
             bool diverged = false;
             for (std::size_t i = 0; i < continuation.size(); ++i) {
                 const std::vector<float>& row = run->next[i];
-                const std::string why = compareRows(row.data(), reference[i].data(), static_cast<std::int64_t>(row.size()), worstCont);
+                const std::string why = compareRows(row.data(), reference[i].data(), static_cast<std::int64_t>(row.size()), worstCont,
+                                                        logprobTolerance(bf16));
                 QVERIFY2(why.empty(), ("prompt " + std::to_string(p) + " continuation step " + std::to_string(i) + " (reference margin " +
                                        std::to_string(marginOf(reference[i])) + "): " + why).c_str());
                 diverged = diverged || argmax(row.data(), static_cast<std::int64_t>(row.size())) != continuation[i];
@@ -406,7 +411,7 @@ private slots:
             const auto& g = which == 0 ? got->a : got->b;
             const auto& r = which == 0 ? ref->a : ref->b;
             for (std::size_t i = 0; i < g.size(); ++i) {
-                const std::string why = compareRows(g[i].data(), r[i].data(), vocab, worst);
+                const std::string why = compareRows(g[i].data(), r[i].data(), vocab, worst, logprobTolerance(bf16));
                 QVERIFY2(why.empty(), (std::string(which == 0 ? "A" : "B") + " position " + std::to_string(i) + ": " + why).c_str());
             }
         }
@@ -433,11 +438,11 @@ private slots:
         const std::int64_t vocab = weights->config().vocabSize;
         double worst = 0.0;
         for (std::size_t i = 0; i < idsA.size(); ++i) {
-            const std::string why = compareRows(both->a[i].data(), aloneA->logits[i].data(), vocab, worst);
+            const std::string why = compareRows(both->a[i].data(), aloneA->logits[i].data(), vocab, worst, logprobTolerance(bf16));
             QVERIFY2(why.empty(), ("A position " + std::to_string(i) + ": " + why).c_str());
         }
         for (std::size_t i = 0; i < idsB.size(); ++i) {
-            const std::string why = compareRows(both->b[i].data(), aloneB->logits[i].data(), vocab, worst);
+            const std::string why = compareRows(both->b[i].data(), aloneB->logits[i].data(), vocab, worst, logprobTolerance(bf16));
             QVERIFY2(why.empty(), ("B position " + std::to_string(i) + ": " + why).c_str());
         }
         qInfo("batched vs alone: largest log-prob difference %.3g", worst);
@@ -497,14 +502,14 @@ private slots:
 
         // Half precision with the same rounding points: the eager path is closer than the fp32
         // reference (fp16 ulp 2^-11; cuBLAS may sum 17 and 24 rows in another order).
-        const double tight = bf16 ? kLogprobTolerance : 0.02;
+        const double tight = bf16 ? logprobTolerance(bf16) : 0.02;
         const std::int64_t vocab = weights->config().vocabSize;
         double worstCpu = 0.0, worstEager = 0.0;
         for (std::size_t s = 0; s < plan.steps.size(); ++s)
             for (std::size_t k = 0; k < plan.steps[s].size(); ++k) {
                 const std::string where = "step " + std::to_string(s) + " sequence " + std::to_string(plan.steps[s][k]);
                 const float* row = got->rows[s][k].data();
-                std::string why = compareRows(row, ref->rows[s][k].data(), vocab, worstCpu);
+                std::string why = compareRows(row, ref->rows[s][k].data(), vocab, worstCpu, logprobTolerance(bf16));
                 QVERIFY2(why.empty(), (where + " against the CPU backend: " + why).c_str());
                 why = compareRows(row, plain->rows[s][k].data(), vocab, worstEager, tight);
                 QVERIFY2(why.empty(), (where + " against the eager path: " + why).c_str());
@@ -519,7 +524,7 @@ private slots:
     // rows of the same steps run without the flag: four sequences prefilled together (eagerly),
     // then decode steps fed fixed tokens, eagerly or through graphs, with every Last row flagged
     // or every other one. A flagged row: no logits, the CPU's top-1 id wherever the CPU decides it
-    // by more than kMargin, its raw log-prob within kLogprobTolerance; every other row as in
+    // by more than kMargin, its raw log-prob within logprobTolerance(); every other row as in
     // matchesCpuBackend. Flags on All and None steps are ignored.
     void argmaxOnlyMatchesCpu_data()
     {
@@ -605,7 +610,7 @@ private slots:
                     }
                     const double diff = std::abs(got->argmaxLogprob[i] - lp[static_cast<std::size_t>(id)]);
                     worst = std::max(worst, diff);
-                    QVERIFY2(diff < kLogprobTolerance, (where + ": log-prob " + std::to_string(got->argmaxLogprob[i]) + ", CPU " +
+                    QVERIFY2(diff < logprobTolerance(bf16), (where + ": log-prob " + std::to_string(got->argmaxLogprob[i]) + ", CPU " +
                                                         std::to_string(lp[static_cast<std::size_t>(id)])).c_str());
                 } else {
                     QVERIFY2(got->argmax[i] == -1, (where + ": an id nobody asked for").c_str());
@@ -613,7 +618,8 @@ private slots:
                     for (std::int64_t r = 0; r < cpuRows; ++r) {
                         double rowWorst = 0.0;
                         const std::string why = compareRows(got->logits.data() + (got->firstRow[i] + r) * vocab,
-                                                            want->logits.data() + (want->firstRow[i] + r) * vocab, vocab, rowWorst);
+                                                            want->logits.data() + (want->firstRow[i] + r) * vocab, vocab, rowWorst,
+                                                            logprobTolerance(bf16));
                         QVERIFY2(why.empty(), (where + " row " + std::to_string(r) + ": " + why).c_str());
                     }
                 }

@@ -36,7 +36,10 @@ using namespace hearth;
 
 namespace {
 
-constexpr double kLogprobTolerance = 0.05;
+// 0.05 in fp16 (issue #5); bf16 is held to 0.1, since transformers itself is up to 0.077 off its
+// fp32 goldens in bf16 on these models (tests/reference/measure_dtype_deviation.py; as in
+// tst_cuda_backend).
+double logprobTolerance(bool bf16) { return bf16 ? 0.1 : 0.05; }
 constexpr double kMargin = 0.05;
 
 std::string fixturesDir()
@@ -253,7 +256,7 @@ private slots:
                 const std::vector<double> lp = logSoftmax(out->logits.data() + static_cast<std::int64_t>(i) * vocab, vocab);
                 for (std::size_t k = 0; k < topIds.size(); ++k) {
                     const double diff = std::fabs(lp[static_cast<std::size_t>(topIds[k])] - topLp[k]);
-                    QVERIFY2(diff <= kLogprobTolerance, ("prompt " + std::to_string(p) + " position " + std::to_string(i) +
+                    QVERIFY2(diff <= logprobTolerance(bf16), ("prompt " + std::to_string(p) + " position " + std::to_string(i) +
                                                          " token " + std::to_string(topIds[k]) + ": off by " +
                                                          std::to_string(diff)).c_str());
                 }
