@@ -9,7 +9,7 @@
 # HEARTH_GPU_MODE=tests, =memcheck or =races runs one part only (when all do not fit one device
 # call); races runs compute-sanitizer racecheck and synccheck on the kernels that share memory
 # between warps (attention, norm, sampling, GEMV), only the test functions named below.
-# Logs go to /tmp/hearth-gpu-logs; when $OUT is set (the device tool, which returns at most 8
+# Logs go to /tmp/hearth-gpu-logs-<mode>; when $OUT is set (the device tool, which returns at most 8
 # files) the summary and one tarball of all logs are copied there. Exit status: 0 when every test
 # passed and memcheck found no error, 1 on any failure, 3 when the tests skipped (no device).
 set -uo pipefail
@@ -22,7 +22,8 @@ if [ -f "$src" ]; then
 else
   dir=$src
 fi
-logs=/tmp/hearth-gpu-logs
+mode=${HEARTH_GPU_MODE:-all}
+logs=/tmp/hearth-gpu-logs-$mode
 rm -rf "$logs" && mkdir -p "$logs"
 export LD_LIBRARY_PATH="$dir/libs:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export QTEST_FUNCTION_TIMEOUT=600000 QT_QPA_PLATFORM=offscreen
@@ -33,6 +34,16 @@ mkdir -p "$HOME"
 if [ -d "$PWD/tests/fixtures" ]; then
   export HEARTH_TEST_FIXTURES_DIR="$PWD/tests/fixtures"
 fi
+# The time limit for one run: `base` seconds, cut to what is left before HEARTH_DEADLINE (epoch
+# seconds, set by device_session.sh); under 20 s left, the run is skipped and counts as failed.
+limitFor() {
+  local limit=$1
+  if [ -n "${HEARTH_DEADLINE:-}" ]; then
+    local left=$(( HEARTH_DEADLINE - $(date +%s) - 5 ))
+    [ "$left" -lt "$limit" ] && limit=$left
+  fi
+  echo "$limit"
+}
 # Under memcheck the backend suite runs only the functions that cover every step shape (prefill
 # chunks, decode, LoRA, mixed batches, bad plans); the full suite would not fit the time limit.
 memcheckArgs() {
@@ -53,16 +64,27 @@ raceArgs() {
 sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | sed 's/^/device: /'
-mode=${HEARTH_GPU_MODE:-all}
 summary=()
 failed=0
 skipped=0
 shopt -s nullglob
+exes=("$dir"/bin/tst_gpu_* "$dir"/bin/tst_cuda_*)
+if [ ${#exes[@]} -eq 0 ]; then
+  echo "no GPU test executables in $dir/bin" | tee "$logs/summary.txt"
+  [ -n "${OUT:-}" ] && cp "$logs/summary.txt" "$OUT/summary-$mode.txt"
+  exit 2
+fi
 for exe in "$dir"/bin/tst_gpu_* "$dir"/bin/tst_cuda_*; do
   [ "$mode" = memcheck ] || [ "$mode" = races ] && break
   name=$(basename "$exe")
   startMs=$(date +%s%3N)
-  timeout 300 "$exe" > "$logs/$name.log" 2>&1
+  limit=$(limitFor 300)
+  if [ "$limit" -lt 20 ]; then
+    summary+=("$(printf '%-26s %-12s' "$name" "NOT RUN(time)")")
+    failed=1
+    continue
+  fi
+  timeout "$limit" "$exe" > "$logs/$name.log" 2>&1
   rc=$?
   ms=$(( $(date +%s%3N) - startMs ))
   totals=$(grep -E '^Totals:' "$logs/$name.log" | tail -1)
@@ -87,7 +109,13 @@ for exe in "$dir"/bin/tst_gpu_* "$dir"/bin/tst_cuda_*; do
     failed=1
     continue
   fi
-  timeout 540 "$sanitizer" --tool memcheck --error-exitcode 86 --print-limit 20 "$exe" $(memcheckArgs "$name") > "$logs/$name.memcheck.log" 2>&1
+  limit=$(limitFor 540)
+  if [ "$limit" -lt 20 ]; then
+    summary+=("$(printf '%-26s memcheck %-12s' "$name" "NOT RUN(time)")")
+    failed=1
+    continue
+  fi
+  timeout "$limit" "$sanitizer" --tool memcheck --error-exitcode 86 --print-limit 20 "$exe" $(memcheckArgs "$name") > "$logs/$name.memcheck.log" 2>&1
   rc=$?
   errors=$(grep -E '^========= ERROR SUMMARY' "$logs/$name.memcheck.log" | tail -1)
   if [ $rc -eq 0 ]; then
@@ -107,13 +135,19 @@ for exe in "$dir"/bin/tst_gpu_*; do
   args=$(raceArgs "$name")
   [ -n "$args" ] || continue
   for tool in racecheck synccheck; do
-    timeout 240 "$sanitizer" --tool "$tool" --error-exitcode 86 --print-limit 20 "$exe" $args > "$logs/$name.$tool.log" 2>&1
+    limit=$(limitFor 240)
+    if [ "$limit" -lt 20 ]; then
+      summary+=("$(printf '%-26s %-9s %-12s' "$name" "$tool" "NOT RUN(time)")")
+      failed=1
+      continue
+    fi
+    timeout "$limit" "$sanitizer" --tool "$tool" --error-exitcode 86 --print-limit 20 "$exe" $args > "$logs/$name.$tool.log" 2>&1
     rc=$?
     errors=$(grep -E '^========= (ERROR|RACECHECK) SUMMARY' "$logs/$name.$tool.log" | tail -1)
     if [ $rc -eq 0 ]; then
       verdict=clean
     elif [ $rc -eq 124 ]; then
-      verdict="TIMEOUT(240s)"
+      verdict="TIMEOUT(${limit}s)"
       failed=1
     else
       verdict="FAIL(rc=$rc)"
@@ -136,8 +170,8 @@ done
   fi
 } | tee "$logs/summary.txt"
 if [ -n "${OUT:-}" ]; then
-  cp "$logs/summary.txt" "$OUT/"
-  tar -C "$logs" -czf "$OUT/gpu-test-logs.tar.gz" .
+  cp "$logs/summary.txt" "$OUT/summary-$mode.txt"
+  tar -C "$logs" -czf "$OUT/gpu-test-logs-$mode.tar.gz" .
 fi
 [ $failed -ne 0 ] && exit 1
 [ $skipped -ne 0 ] && exit 3

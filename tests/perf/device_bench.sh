@@ -31,9 +31,20 @@ failed=0
 want() { case ",$parts," in *",$1,"*) return 0 ;; esac; return 1; }
 # step FILE LIMIT_S COMMAND...: runs it with a limit, stdout to $out/FILE, stderr added to
 # $out/stderr.log (the device tool returns few files), the tails on the terminal.
+# HEARTH_DEADLINE (epoch seconds, set by tests/gpu/device_session.sh) cuts each limit to what is
+# left, and skips a part that would get under 30 s.
 step() {
   local name=$1 limit=$2
   shift 2
+  if [ -n "${HEARTH_DEADLINE:-}" ]; then
+    local left=$(( HEARTH_DEADLINE - $(date +%s) - 10 ))
+    [ "$left" -lt "$limit" ] && limit=$left
+    if [ "$limit" -lt 30 ]; then
+      echo "==== $name: skipped, ${left} s left before the deadline"
+      failed=1
+      return 1
+    fi
+  fi
   local t0
   t0=$(date +%s)
   echo "==== $name: $*"

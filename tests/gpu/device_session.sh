@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The whole GPU agenda of issues #5 and #6 in ONE device call, for sessions whose device time is
+# short (15 minutes in all, the machine's start included): the GPU tests first (speed numbers from
+# a backend that fails them would mislead), then the speed runs (tests/perf/device_bench.sh), then
+# memcheck with whatever time is left, all under one deadline so the call ends by itself and every
+# result comes back. At most 8 files come back from $OUT, so the parts write into a work folder
+# and this script returns: summary.txt (everything in one page), the bench JSON files, and one
+# tarball of all logs.
+# Usage (tool call; build and stage first as tests/gpu/README.md says, with hearth-cli and
+# gpu_kernel_bench in the same tarball):
+#   run(command="bash tests/gpu/device_session.sh device-carry/gpu-tests.tar.xz",
+#       carry=["device-carry"], timeout_s=600)
+# HEARTH_DEVICE_BUDGET_S (default 540) is the time the script gives itself; HEARTH_BENCH picks
+# bench parts as in device_bench.sh.
+set -uo pipefail
+src=${1:-device-carry/gpu-tests.tar.xz}
+budget=${HEARTH_DEVICE_BUDGET_S:-540}
+export HEARTH_DEADLINE=$(( $(date +%s) + budget ))
+final=${OUT:-/tmp/hearth-device-session}
+work=/tmp/hearth-device-session-work
+rm -rf "$work" && mkdir -p "$work" "$final"
+export OUT=$work
+
+# 1. Correctness: every tst_gpu_* and tst_cuda_*, memcheck left for the end. Capped so the speed
+#    runs keep at least 5 minutes.
+HEARTH_DEADLINE=$(( HEARTH_DEADLINE - 300 )) HEARTH_GPU_MODE=tests bash tests/gpu/run_on_device.sh "$src"
+testsRc=$?
+
+# 2. Speed. With failing tests only the kernel microbenchmark runs (it checks nothing the tests
+#    do not, and its numbers stay meaningful); with no device at all nothing does.
+if [ $testsRc -eq 0 ]; then
+  parts=${HEARTH_BENCH:-kernels,load,generate}
+elif [ $testsRc -eq 1 ]; then
+  parts=kernels
+else
+  parts=
+fi
+benchRc=0
+if [ -n "$parts" ]; then
+  HEARTH_BENCH=$parts bash tests/perf/device_bench.sh "$src"
+  benchRc=$?
+fi
+
+# 3. memcheck with the time left (each run is cut to the deadline or not started).
+memRc=0
+if [ $testsRc -ne 3 ]; then
+  HEARTH_GPU_MODE=memcheck bash tests/gpu/run_on_device.sh "$src"
+  memRc=$?
+fi
+
+{
+  echo "device session: tests rc=$testsRc (0 pass, 1 fail, 3 no device), bench ($parts) rc=$benchRc, memcheck rc=$memRc"
+  cat "$work"/device.txt "$work"/summary-tests.txt "$work"/summary-memcheck.txt 2>/dev/null
+  for f in "$work"/kernels.txt; do [ -f "$f" ] && { echo "==== $(basename "$f")"; tail -n 40 "$f"; }; done
+} > "$final/summary.txt"
+cp "$work"/load-*.json "$work"/generate-*.json "$final/" 2>/dev/null
+tar -C "$work" -czf "$final/device-session-logs.tar.gz" .
+cat "$final/summary.txt"
+[ $testsRc -eq 0 ] && [ $benchRc -eq 0 ] && [ $memRc -eq 0 ]
