@@ -675,11 +675,24 @@ private slots:
     }
 
     // Through the engine and its scheduler (chunked prefill, continuous batching) on --backend cuda.
+    // Roomy: all eight run together. Tight: a KV pool of 9 pages (16 tokens of 1 KiB each). The
+    // 20- and 100-token prompts are admitted together (2 + 7 pages, all of them); the first needs
+    // a third page 12 tokens later, so the younger is preempted and recomputed, and the tokens must
+    // not change for it. (The 120-token prompt, 9 pages with its 16 tokens, fits alone.)
+    void engineOnCuda_data()
+    {
+        QTest::addColumn<qulonglong>("kvBudgetBytes");
+        QTest::addColumn<bool>("mustPreempt");
+        QTest::newRow("roomy KV") << qulonglong{64ull << 20} << false;
+        QTest::newRow("tight KV, preempting") << qulonglong{9ull * 16 * 1024} << true;
+    }
     void engineOnCuda()
     {
+        QFETCH(qulonglong, kvBudgetBytes);
+        QFETCH(bool, mustPreempt);
         EngineOptions options;
         options.backend = BackendChoice::Cuda;
-        options.kvBudgetBytes = 64ull << 20;
+        options.kvBudgetBytes = kvBudgetBytes;
         options.prefillChunkTokens = 32;
         const std::uint64_t replays = cuda::decodeGraphCounters().replays;
         auto engine = Engine::create(options);
@@ -720,8 +733,12 @@ private slots:
                              .c_str());
             qInfo("%s prompt %zu: %zu of %d tokens equal golden's", which[i].first.c_str(), which[i].second, same, kGreedyTokens);
         }
-        qInfo("engine: %llu decode steps ran as CUDA graphs",
-              static_cast<unsigned long long>(cuda::decodeGraphCounters().replays - replays));
+        const EngineStats stats = (*engine)->stats();
+        qInfo("engine: %llu decode steps ran as CUDA graphs; %llu preemptions",
+              static_cast<unsigned long long>(cuda::decodeGraphCounters().replays - replays),
+              static_cast<unsigned long long>(stats.preemptions));
+        if (mustPreempt)
+            QVERIFY2(stats.preemptions > 0, "the tight pool never preempted: the row tests nothing more than the roomy one");
     }
 
     void cleanupTestCase()
