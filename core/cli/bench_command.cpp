@@ -303,38 +303,46 @@ Status runLoadBench(const BenchArgs& a)
         HEARTH_TRY_ASSIGN(dropMethod, dropPageCache(a.model));
         return Status::ok();
     };
+    // Each figure goes to stderr as it is measured, in both modes: a run cut short by a time limit
+    // still leaves what it measured in its log.
+    const auto note = [](const char* what, double seconds) { std::fprintf(stderr, "  %s: %.2f s\n", what, seconds); };
     for (int run = 0; run < a.runs; ++run) {
-        if (!a.json)
-            std::fprintf(stderr, "run %d/%d ...\n", run + 1, a.runs);
+        std::fprintf(stderr, "run %d/%d ...\n", run + 1, a.runs);
         if (a.dropCaches) {
             HEARTH_TRY_STATUS(drop());
             HEARTH_TRY_ASSIGN(double s, rawSequentialRead(plan));
             rawCold.push_back(s);
+            note("raw sequential read, cold", s);
         }
         HEARTH_TRY_ASSIGN(double warm, rawSequentialRead(plan));
         rawWarm.push_back(warm);
+        note("raw sequential read, warm", warm);
         if (a.dropCaches) {
             HEARTH_TRY_STATUS(drop());
             HEARTH_TRY_ASSIGN(PipelineRun p, pipelineRead(a.model));
             pipeCold.push_back(p.seconds);
+            note("pipeline read, cold", p.seconds);
             readModeCold = p.readMode;
         }
         // A cold pipeline run reads directly, past the page cache: warm the cache first.
         HEARTH_TRY_STATUS(rawSequentialRead(plan).status());
         HEARTH_TRY_ASSIGN(PipelineRun p, pipelineRead(a.model));
         pipeWarm.push_back(p.seconds);
+        note("pipeline read, warm", p.seconds);
         readModeWarm = p.readMode;
         nReaders = p.nReaders;
         if (a.dropCaches) {
             HEARTH_TRY_STATUS(drop());
             HEARTH_TRY_ASSIGN(ChildRun c, startToReady(a.model));
             startCold.push_back(c.seconds);
+            note("process start to ready, cold", c.seconds);
             childCpuCold.push_back(c.cpuS);
             breakdownCold = c.ready["breakdown"];
         }
         HEARTH_TRY_STATUS(rawSequentialRead(plan).status());
         HEARTH_TRY_ASSIGN(ChildRun c, startToReady(a.model));
         startWarm.push_back(c.seconds);
+        note("process start to ready, warm", c.seconds);
         childCpuWarm.push_back(c.cpuS);
         breakdownWarm = c.ready["breakdown"];
         backendName = c.ready.value("backend", std::string());

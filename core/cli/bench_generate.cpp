@@ -414,8 +414,9 @@ int runBenchGenerate(const BenchGenerateArgs& a, const std::string& model, bool 
     };
     const auto one = [&](std::int64_t promptTokens, int maxTokens) { return runBatch(engine, {randomPrompt(promptTokens)}, maxTokens, a.timeoutS); };
 
-    if (!asJson)
-        std::fprintf(stderr, "loaded on %s in %.2f s; warming up ...\n", state.backendName.c_str(), loadWallS);
+    // Progress with each figure as it is measured goes to stderr in both modes: a run cut short (a
+    // time limit on the GPU machine) still leaves what it measured in its log.
+    std::fprintf(stderr, "loaded on %s in %.2f s; warming up ...\n", state.backendName.c_str(), loadWallS);
     if (auto w = one(std::min<std::int64_t>(8, ctx - 2), 2); !w)
         return fail(w.error().toString(), 1);
 
@@ -428,12 +429,13 @@ int runBenchGenerate(const BenchGenerateArgs& a, const std::string& model, bool 
         if (!r.error.empty())
             return fail("a " + std::to_string(p) + "-token prompt failed: " + r.error, 1);
         const double t = r.stats.timeToFirstTokenMs > 0 ? r.stats.timeToFirstTokenMs : r.firstTokenWallMs;
+        std::fprintf(stderr, "time to first token, %lld-token prompt: %.1f ms (%.0f tok/s)\n", static_cast<long long>(p), t,
+                     t > 0 ? static_cast<double>(p) / (t / 1e3) : 0.0);
         ttft.push_back({{"promptTokens", p}, {"ttftMs", t}, {"prefillTokensPerS", t > 0 ? static_cast<double>(p) / (t / 1e3) : 0.0},
                         {"run", runJson(r)}});
     }
 
-    if (!asJson)
-        std::fprintf(stderr, "decode ...\n");
+    std::fprintf(stderr, "decode ...\n");
     json streamsJ = json::array();
     json batch1;
     for (std::int64_t n : z.streams) {
@@ -453,6 +455,8 @@ int runBenchGenerate(const BenchGenerateArgs& a, const std::string& model, bool 
             generated += r.stats.generatedTokens;
             runs.push_back(runJson(r));
         }
+        std::fprintf(stderr, "%lld streams: %.1f tok/s decode summed, %.1f tok/s over the wall time\n", static_cast<long long>(n), decodeSum,
+                     b->wallMs > 0 ? static_cast<double>(generated) / (b->wallMs / 1e3) : 0.0);
         json s = {{"streams", n}, {"promptTokens", streamPrompt}, {"wallMs", b->wallMs}, {"generatedTokens", generated},
                   {"totalTokensPerS", b->wallMs > 0 ? static_cast<double>(generated) / (b->wallMs / 1e3) : 0.0},
                   {"decodeTokensPerS", decodeSum}, {"runs", runs}};
@@ -476,8 +480,7 @@ int runBenchGenerate(const BenchGenerateArgs& a, const std::string& model, bool 
                                                                " tokens (the model's positions, capped by the KV pool)"}});
             continue;
         }
-        if (!asJson)
-            std::fprintf(stderr, "decode after %lld tokens ...\n", static_cast<long long>(c));
+        std::fprintf(stderr, "decode after %lld tokens ...\n", static_cast<long long>(c));
         auto b = one(c, z.decodeTokens);
         if (!b)
             return fail(b.error().toString(), 1);
@@ -486,6 +489,7 @@ int runBenchGenerate(const BenchGenerateArgs& a, const std::string& model, bool 
             longJ.push_back({{"contextTokens", c}, {"skipped", "the engine refused it (KV pool too small?): " + r.error}});
             continue;
         }
+        std::fprintf(stderr, "  %.1f tok/s, time to first token %.1f ms\n", r.stats.decodeTokensPerS, r.stats.timeToFirstTokenMs);
         longJ.push_back({{"contextTokens", c}, {"decodeTokensPerS", r.stats.decodeTokensPerS}, {"ttftMs", r.stats.timeToFirstTokenMs},
                          {"run", runJson(r)}});
     }

@@ -27,6 +27,8 @@ mkdir -p "$stage/gpu-tests/bin"
 cp "${tests[@]}" ${tools[@]+"${tools[@]}"} "$stage/gpu-tests/bin/"
 cp "$here/run_on_device.sh" "$stage/gpu-tests/"
 bash "$here/bundle-libs.sh" "$stage/gpu-tests/libs" "${tests[@]}" ${tools[@]+"${tools[@]}"}
+# Symbols are not needed there and the tree plus what is carried must stay under 64 MiB.
+strip --strip-unneeded "$stage"/gpu-tests/bin/* "$stage"/gpu-tests/libs/*.so* 2>/dev/null || true
 mkdir -p "$(dirname "$tarball")"
 tar -C "$stage" -cf - gpu-tests | xz -T2 -6 > "$tarball"
 ls -la "$tarball"
