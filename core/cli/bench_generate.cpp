@@ -475,13 +475,16 @@ int runBenchGenerate(const BenchGenerateArgs& a, const std::string& model, bool 
 
     json longJ = json::array();
     for (std::int64_t c : z.longContexts) {
-        if (c + z.decodeTokens > ctx) {
+        // "Decode at 32K" on a model of 32K positions: the prompt is shortened by the decoded
+        // tokens so that the context ends at c (llama.cpp's tg at depth d does the same within n_ctx).
+        const std::int64_t prompt = std::min<std::int64_t>(c, ctx - z.decodeTokens);
+        if (c > ctx || prompt < 1) {
             longJ.push_back({{"contextTokens", c}, {"skipped", "does not fit the engine's context of " + std::to_string(ctx) +
                                                                " tokens (the model's positions, capped by the KV pool)"}});
             continue;
         }
-        std::fprintf(stderr, "decode after %lld tokens ...\n", static_cast<long long>(c));
-        auto b = one(c, z.decodeTokens);
+        std::fprintf(stderr, "decode after %lld tokens ...\n", static_cast<long long>(prompt));
+        auto b = one(prompt, z.decodeTokens);
         if (!b)
             return fail(b.error().toString(), 1);
         const RunResult& r = b->runs[0];
@@ -490,7 +493,7 @@ int runBenchGenerate(const BenchGenerateArgs& a, const std::string& model, bool 
             continue;
         }
         std::fprintf(stderr, "  %.1f tok/s, time to first token %.1f ms\n", r.stats.decodeTokensPerS, r.stats.timeToFirstTokenMs);
-        longJ.push_back({{"contextTokens", c}, {"decodeTokensPerS", r.stats.decodeTokensPerS}, {"ttftMs", r.stats.timeToFirstTokenMs},
+        longJ.push_back({{"contextTokens", c}, {"promptTokens", prompt}, {"decodeTokensPerS", r.stats.decodeTokensPerS}, {"ttftMs", r.stats.timeToFirstTokenMs},
                          {"run", runJson(r)}});
     }
 

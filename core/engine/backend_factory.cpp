@@ -1,8 +1,6 @@
 #include "engine/backend_factory.h"
 
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
 
 #include "build_config.h"
 #include "engine/backend_probe.h"
@@ -15,13 +13,6 @@
 namespace hearth {
 
 namespace {
-
-// Until the CUDA backend's GPU tests have passed on a real device, Auto only picks it on request.
-bool cudaEnabledForAuto()
-{
-    const char* v = std::getenv("HEARTH_ENABLE_CUDA");
-    return v && std::strcmp(v, "1") == 0;
-}
 
 Result<CreatedBackend> createCpu(const BackendRequest& r, std::string reason)
 {
@@ -65,7 +56,7 @@ bool cudaWillBeTried(const EngineOptions& options)
     case BackendChoice::Cuda: return HEARTH_CUDA_BUILT != 0;
     case BackendChoice::Auto: break;
     }
-    return HEARTH_CUDA_BUILT != 0 && cudaEnabledForAuto() && cudaUnavailableReason().empty();
+    return HEARTH_CUDA_BUILT != 0 && cudaUnavailableReason().empty();
 }
 
 Result<CreatedBackend> createBackend(const BackendRequest& r)
@@ -86,9 +77,6 @@ Result<CreatedBackend> createBackend(const BackendRequest& r)
     const std::string unavailable = cudaUnavailableReason();
     if (!unavailable.empty())
         return createCpu(r, "running on the CPU: " + unavailable);
-    if (!cudaEnabledForAuto())
-        return createCpu(r, "running on the CPU: CUDA backend not yet verified on a GPU; set HEARTH_ENABLE_CUDA=1 or "
-                            "choose --backend cuda");
 #if HEARTH_CUDA_BUILT
     Result<CreatedBackend> cuda = createCuda(r);
     if (cuda)

@@ -24,16 +24,16 @@ struct BackendRequest {
 
 struct CreatedBackend {
     std::unique_ptr<Backend> backend;
-    std::string reason;  // why this backend, e.g. "running on the CPU: CUDA backend not yet verified ..."
+    std::string reason;  // why this backend, e.g. "running on the CPU: no usable CUDA device: ..."
 };
 
 // Builds the backend the options ask for. Cuda: the CUDA backend or its error. Cpu: the CPU
-// backend. Auto: CUDA when built, a device is usable and HEARTH_ENABLE_CUDA=1 (until the CUDA
-// backend has passed its GPU tests), else CPU; a CUDA failure then falls back to the CPU.
+// backend. Auto: CUDA when built and a device is usable, else CPU; a CUDA failure then falls back
+// to the CPU with the reason.
 Result<CreatedBackend> createBackend(const BackendRequest& request);
 
 // True when createBackend would try CUDA first for `options` (Cuda in a CUDA build; Auto with a
-// usable device and HEARTH_ENABLE_CUDA=1): the model loader then streams weights to the device.
+// usable device): the model loader then streams weights to the device.
 bool cudaWillBeTried(const EngineOptions& options);
 
 // Empty when BackendChoice::Cuda can work in this build on this machine, else why not.

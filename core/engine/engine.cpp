@@ -166,7 +166,9 @@ bool EngineImpl::finishLoad(Result<LoadedModel> loaded, const std::string& backe
         SchedulerOptions so;
         so.maxQueuedRequests = m_options.maxQueuedRequests;
         so.maxBatchSequences = m_options.maxBatchSequences;
-        so.prefillChunkTokens = m_options.prefillChunkTokens;
+        so.prefillChunkTokens = m_options.prefillChunkTokens > 0        ? m_options.prefillChunkTokens
+                                : model.backend->name() == std::string("cuda") ? kCudaPrefillChunkTokens
+                                                                                : kCpuPrefillChunkTokens;
         so.contextLength = model.contextLength;
         m_state.kind = EngineStateKind::Ready;
         m_state.backendName = model.backend->name();
@@ -370,10 +372,10 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options)
             return makeError(ErrorCode::Unavailable, "the CUDA backend cannot run: " + why +
                                                          "; choose the CPU backend (--backend cpu or auto)");
     }
-    if (options.maxQueuedRequests < 0 || options.maxBatchSequences <= 0 || options.prefillChunkTokens <= 0 ||
+    if (options.maxQueuedRequests < 0 || options.maxBatchSequences <= 0 || options.prefillChunkTokens < 0 ||
         options.contextLength < 0 || options.nThreads < 0)
         return makeError(ErrorCode::InvalidArgument, "engine options: queue size, batch size, prefill chunk, context "
-                                                     "length and thread count must not be negative (batch and chunk > 0)");
+                                                     "length and thread count must not be negative (batch > 0)");
     return std::unique_ptr<Engine>(std::make_unique<EngineImpl>(options));
 }
 

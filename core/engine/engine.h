@@ -65,6 +65,12 @@ struct LoadProgress {
 // convert while loading (bf16 values beyond fp16's range saturate to +-65504).
 enum class WeightDType { AsStored, F16, BF16 };
 
+// Default prefill chunks. The CPU's is small so decoding streams are not stalled long by a
+// prompt; on a GPU a 2048-token chunk keeps the GEMMs near their peak (a 512-token chunk reads
+// every weight once per 512 tokens) while a concurrent decode step waits at most ~0.1 s.
+inline constexpr std::int32_t kCpuPrefillChunkTokens = 256;
+inline constexpr std::int32_t kCudaPrefillChunkTokens = 2048;
+
 struct EngineOptions {
     BackendChoice backend = BackendChoice::Auto;
     int gpuIndex = 0;                  // the CUDA device the CUDA backend runs on
@@ -72,7 +78,9 @@ struct EngineOptions {
     int nThreads = 0;                  // CPU backend threads; 0 = one per core
     std::int32_t maxQueuedRequests = 64;     // beyond this, submit() answers Busy
     std::int32_t maxBatchSequences = 16;     // sequences advanced together in one step
-    std::int32_t prefillChunkTokens = 256;   // a long prompt is prefilled in chunks this size
+    // A long prompt is prefilled in chunks this size (all prefilling prompts together, per step);
+    // 0: the backend's own (kCpuPrefillChunkTokens, kCudaPrefillChunkTokens).
+    std::int32_t prefillChunkTokens = 0;
     std::int64_t contextLength = 0;          // 0: the model's max positions, capped by memory
     // Called on the loading thread at each progress step (the same values state() shows).
     std::function<void(const LoadProgress&)> onLoadProgress;

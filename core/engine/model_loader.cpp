@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <future>
+#include <string>
 
 #include "build_config.h"
 #include "engine/backend_factory.h"
@@ -49,26 +50,43 @@ std::optional<DType> halfTarget(WeightDType d)
     return std::nullopt;
 }
 
-// One decode step of one token on a scratch sequence: faults in the backend's scratch and the
-// thread pool's stacks, and runs every weight through the cache once, so the first real request
-// pays nothing extra. The page goes back to the pool unpublished (free, not cached).
+// Steps on a scratch sequence that fault in the backend's scratch and the thread pool's stacks,
+// run every weight through once and, on a GPU, make the one-time first uses (cuBLAS's GEMM set-up
+// and lazily loaded kernels of the prefill path, the decode path with greedy on the device) happen
+// here rather than in the first real request. On the CPU one decode step of one token, since a
+// CPU prefill of a large model costs seconds; on CUDA a 128-token prefill (the GEMM path: decode
+// steps of up to 8 rows use GEMV) and then a greedy decode step. The pages go back to the pool
+// unpublished (free, not cached).
 Status warmUp(Backend& backend)
 {
     KvPagePool& pool = backend.kvPool();
+    // A pool too small for the full warm-up (tests run with a few pages) gets a shorter prefill.
+    const std::int64_t poolTokens = static_cast<std::int64_t>(pool.nAvailablePages()) * pool.layout().pageTokens;
+    const bool gpu = std::string(backend.name()) != "cpu" && poolTokens >= 2;
+    const auto prefillTokens = static_cast<std::int32_t>(gpu ? std::min<std::int64_t>(128, poolTokens - 1) : 1);
     BlockTable table;
-    HEARTH_TRY_STATUS(pool.reserve(table, 1));
-    BatchPlan plan;
-    SequenceStep step;
-    step.tokenIds = {0};
-    step.positions = {0};
-    step.blockTable = &table;
-    step.logits = LogitsRows::Last;
-    plan.sequences.push_back(std::move(step));
-    Result<ForwardResult> result = backend.forward(plan);
+    HEARTH_TRY_STATUS(pool.reserve(table, gpu ? prefillTokens + 1 : 1));
+    const auto run = [&](std::int32_t first, std::int32_t count, bool argmaxOnly) -> Status {
+        BatchPlan plan;
+        SequenceStep step;
+        for (std::int32_t i = 0; i < count; ++i) {
+            step.tokenIds.push_back(0);
+            step.positions.push_back(first + i);
+        }
+        step.blockTable = &table;
+        step.logits = LogitsRows::Last;
+        step.argmaxOnly = argmaxOnly;
+        plan.sequences.push_back(std::move(step));
+        Result<ForwardResult> result = backend.forward(plan);
+        if (!result)
+            return makeError(result.error().code, "warm-up step failed: " + result.error().message);
+        return Status::ok();
+    };
+    Status status = run(0, prefillTokens, false);
+    if (status && gpu)
+        status = run(prefillTokens, 1, true);
     pool.release(table);
-    if (!result)
-        return makeError(result.error().code, "warm-up step failed: " + result.error().message);
-    return Status::ok();
+    return status;
 }
 
 

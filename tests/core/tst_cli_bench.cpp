@@ -139,7 +139,7 @@ private slots:
             }
         }
 
-        // 40000 + 8 tokens exceed the model's 32768-token context: skipped with a note.
+        // 40000 tokens exceed the model's 32768-token context: skipped with a note.
         QCOMPARE(j["longContexts"].size(), std::size_t(1));
         QVERIFY(j["longContexts"][0]["skipped"].is_string());
 
