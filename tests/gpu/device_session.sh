@@ -30,7 +30,7 @@ testsRc=$?
 #    the figures too (the summary puts the test verdict first, and speed from a backend that
 #    failed a test is reported as such); with no device at all nothing runs.
 if [ $testsRc -eq 0 ] || [ $testsRc -eq 1 ]; then
-  parts=${HEARTH_BENCH:-kernels,load,generate}
+  parts=${HEARTH_BENCH:-kernels,load,generate,profile}
 else
   parts=
 fi
@@ -50,7 +50,7 @@ fi
 {
   echo "device session: tests rc=$testsRc (0 pass, 1 fail, 3 no device), bench ($parts) rc=$benchRc, memcheck rc=$memRc"
   cat "$work"/device.txt "$work"/summary-tests.txt "$work"/summary-memcheck.txt 2>/dev/null
-  for f in "$work"/kernels.txt; do [ -f "$f" ] && { echo "==== $(basename "$f")"; tail -n 40 "$f"; }; done
+  for f in "$work"/kernels.txt "$work"/profile.txt; do [ -f "$f" ] && { echo "==== $(basename "$f")"; tail -n 40 "$f"; }; done
   # The benches' progress lines carry each figure as it was measured, also from a run cut short.
   [ -f "$work/stderr.log" ] && { echo "==== bench progress (stderr)"; tail -n 80 "$work/stderr.log"; }
 } > "$final/summary.txt"

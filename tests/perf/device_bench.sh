@@ -5,11 +5,12 @@
 # own time limit so one hang does not lose the rest. Every result lands in $OUT as it is made.
 # Usage (on the GPU machine, from the repository root):
 #   bash tests/perf/device_bench.sh device-carry/gpu-tests.tar.xz     # made by tests/gpu/stage_for_device.sh
-# HEARTH_BENCH=kernels,load,generate picks parts (default: all three); HEARTH_BENCH_MODEL=DIR uses an
+# HEARTH_BENCH=kernels,load,generate,profile picks parts (default: all four; profile: per-kernel
+# decode time with Nsight Compute, tests/perf/profile_decode.sh); HEARTH_BENCH_MODEL=DIR uses an
 # existing model folder instead of writing one. Exit status: 0 when every part ran, 1 otherwise.
 set -uo pipefail
 src=${1:-device-carry/gpu-tests.tar.xz}
-parts=${HEARTH_BENCH:-kernels,load,generate}
+parts=${HEARTH_BENCH:-kernels,load,generate,profile}
 out=${OUT:-/tmp/hearth-bench-out}
 mkdir -p "$out"
 if [ -f "$src" ]; then
@@ -66,7 +67,7 @@ if want kernels; then
 fi
 
 model=${HEARTH_BENCH_MODEL:-/tmp/qwen2.5-7b-random}
-if { want load || want generate; } && [ ! -f "$model/config.json" ]; then
+if { want load || want generate || want profile; } && [ ! -f "$model/config.json" ]; then
   step make-model.txt 240 python3 tests/perf/make_random_qwen2.py "$model" tests/fixtures/tokenizers/qwen3 --shape qwen2.5-7b \
     || { echo "no model: stopping"; exit 1; }
 fi
@@ -75,5 +76,8 @@ if want load; then
 fi
 if want generate; then
   step "generate-$stamp.json" 420 "$dir/bin/hearth-cli" bench --model "$model" --backend cuda --json --compare-llamacpp-h100
+fi
+if want profile; then
+  step profile.txt 150 bash tests/perf/profile_decode.sh "$dir/bin/hearth-cli" "$model"
 fi
 exit $failed
