@@ -2,15 +2,16 @@
 // Shapes: 128-thread blocks of 4 warps; each warp owns R consecutive weight rows (R = 1 at batch
 // 1, 2 at batch 2..8 so each x chunk read serves two rows) and walks them in 16-byte chunks
 // (8 elements) with its 32 lanes side by side, so one warp load covers 512 contiguous bytes of a
-// row. The K loop is unrolled so that each lane has R*U = 4 independent 16-byte weight loads in
-// flight (U = 4 / R chunks per row), issued before any of them is used; the x chunks of all B
+// row. The K loop is unrolled so that each lane has R*U = 8 independent 16-byte weight loads in
+// flight (U = 8 / R chunks per row), issued before any of them is used, and the end of the row
+// is one more such round trip (loads past the row predicated off); the x chunks of all B
 // rows come from L1 (__ldg: every warp of the SM reads the same x) and each weight chunk is
 // loaded exactly once for all B rows. fp32 FMAs, one warp-shuffle reduction per (row, b) at the
 // end, lanes 0..R*B-1 write the results (bias added in fp32, one rounding to the output type).
 // Traffic: outDim*inDim*2 bytes of weights (dominant, loaded with the evict-first hint because
 // nothing reuses them within a step), B*inDim*2 of x per SM from L2, B*outDim*2 written. Bound by
 // HBM bandwidth: at the 7B shapes (outDim >= 3584) the grid has at least 1792 warps (3584 at
-// batch 1), all resident at once (<= 64 per SM), with 2 KB per warp in flight: more than the
+// batch 1), all resident at once (<= 64 per SM), with 4 KB per warp in flight: more than the
 // ~20 KB per SM that 3 TB/s at ~1 us loaded latency needs. The FMA work (B*8 per 16-byte chunk
 // plus conversions) stays under the issue rate up to B = 8, and the x reads from L1 are B/R
 // times the weight bytes. When inDim, the x stride or a pointer do not allow 16-byte chunks, a
@@ -91,7 +92,7 @@ __global__ void __launch_bounds__(kThreads)
     gemvVecKernel(const T* __restrict__ weight, const T* __restrict__ x, const T* __restrict__ bias, T* __restrict__ y,
                   std::int64_t outDim, std::int64_t inDim, std::int64_t xStride, std::int64_t yStride)
 {
-    constexpr int U = R == 1 ? 4 : 2;
+    constexpr int U = R == 1 ? 8 : 4;
     const int lane = threadIdx.x & 31;
     const std::int64_t o0 = (static_cast<std::int64_t>(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5)) * R;
     if (o0 >= outDim)
@@ -123,12 +124,21 @@ __global__ void __launch_bounds__(kThreads)
         for (int u = 0; u < U; ++u)
             chunkFma<T, B, R>(raw[u], x, xStride, c + 32 * u, acc);
     }
-    for (; c < nChunks; c += 32) {
-        uint4 raw[R];
+    if (c < nChunks) {
+        // The rest of the row (fewer than U chunks for this lane) in one more round trip with
+        // all its loads in flight, not one trip per chunk: at inDim 3584 (448 chunks) that is
+        // 2 trips per row in all instead of 5.
+        const int left = (nChunks - c + 31) / 32;  // 1 .. U-1 chunks of this lane
+        uint4 raw[U][R];
 #pragma unroll
-        for (int r = 0; r < R; ++r)
-            raw[r] = __ldcs(w[r] + c);
-        chunkFma<T, B, R>(raw, x, xStride, c, acc);
+        for (int u = 0; u < U; ++u)
+#pragma unroll
+            for (int r = 0; r < R; ++r)
+                raw[u][r] = u < left ? __ldcs(w[r] + c + 32 * u) : make_uint4(0, 0, 0, 0);
+#pragma unroll
+        for (int u = 0; u < U - 1; ++u)
+            if (u < left)
+                chunkFma<T, B, R>(raw[u], x, xStride, c + 32 * u, acc);
     }
     reduceAndStore<T, B, R>(acc, lane, o0, outDim, bias, y, yStride);
 }
