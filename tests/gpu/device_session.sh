@@ -11,7 +11,8 @@
 #   run(command="bash tests/gpu/device_session.sh device-carry/gpu-tests.tar.xz",
 #       carry=["device-carry"], timeout_s=600)
 # HEARTH_DEVICE_BUDGET_S (default 540) is the time the script gives itself; HEARTH_BENCH picks
-# bench parts as in device_bench.sh.
+# bench parts as in device_bench.sh; HEARTH_MEMCHECK_ONLY limits memcheck to the suites named;
+# HEARTH_PROFILE=0 skips the closing Nsight Compute profile.
 set -uo pipefail
 src=${1:-device-carry/gpu-tests.tar.xz}
 budget=${HEARTH_DEVICE_BUDGET_S:-540}
@@ -30,7 +31,7 @@ testsRc=$?
 #    the figures too (the summary puts the test verdict first, and speed from a backend that
 #    failed a test is reported as such); with no device at all nothing runs.
 if [ $testsRc -eq 0 ] || [ $testsRc -eq 1 ]; then
-  parts=${HEARTH_BENCH:-kernels,load,generate,profile}
+  parts=${HEARTH_BENCH:-kernels,load,generate}
 else
   parts=
 fi
@@ -40,11 +41,17 @@ if [ -n "$parts" ]; then
   benchRc=$?
 fi
 
-# 3. memcheck with the time left (each run is cut to the deadline or not started).
+# 3. memcheck with the time left (each run is cut to the deadline or not started);
+#    HEARTH_MEMCHECK_ONLY="tst_a tst_b" limits it to the suites a change touched.
 memRc=0
 if [ $testsRc -ne 3 ]; then
-  HEARTH_GPU_MODE=memcheck bash tests/gpu/run_on_device.sh "$src"
+  HEARTH_GPU_ONLY=${HEARTH_MEMCHECK_ONLY:-} HEARTH_GPU_MODE=memcheck bash tests/gpu/run_on_device.sh "$src"
   memRc=$?
+fi
+
+# 4. The per-kernel decode profile (Nsight Compute) with what is left: informative, not a check.
+if [ $testsRc -ne 3 ] && [ "${HEARTH_PROFILE:-1}" = 1 ]; then
+  HEARTH_BENCH=profile bash tests/perf/device_bench.sh "$src"
 fi
 
 {

@@ -9,6 +9,7 @@
 # HEARTH_GPU_MODE=tests, =memcheck or =races runs one part only (when all do not fit one device
 # call); races runs compute-sanitizer racecheck and synccheck on the kernels that share memory
 # between warps (attention, norm, sampling, GEMV), only the test functions named below.
+# HEARTH_GPU_ONLY limits any mode to the executables it names.
 # Logs go to /tmp/hearth-gpu-logs-<mode>; when $OUT is set (the device tool, which returns at most 8
 # files) the summary and one tarball of all logs are copied there. Exit status: 0 when every test
 # passed and memcheck found no error, 1 on any failure, 3 when the tests skipped (no device).
@@ -61,6 +62,13 @@ raceArgs() {
     tst_gpu_gemv) echo "gemv" ;;
   esac
 }
+# HEARTH_GPU_ONLY="tst_a tst_b": run only these executables (e.g. memcheck of the suites a change
+# touched, when a device call has little time left).
+picked() {
+  [ -z "${HEARTH_GPU_ONLY:-}" ] && return 0
+  case " $HEARTH_GPU_ONLY " in *" $1 "*) return 0 ;; esac
+  return 1
+}
 sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | sed 's/^/device: /'
@@ -77,6 +85,7 @@ fi
 for exe in "$dir"/bin/tst_gpu_* "$dir"/bin/tst_cuda_*; do
   [ "$mode" = memcheck ] || [ "$mode" = races ] && break
   name=$(basename "$exe")
+  picked "$name" || continue
   startMs=$(date +%s%3N)
   limit=$(limitFor 300)
   if [ "$limit" -lt 20 ]; then
@@ -104,6 +113,7 @@ done
 for exe in "$dir"/bin/tst_gpu_* "$dir"/bin/tst_cuda_*; do
   [ "$mode" = tests ] || [ "$mode" = races ] && break
   name=$(basename "$exe")
+  picked "$name" || continue
   if [ ! -x "$sanitizer" ]; then
     summary+=("$(printf '%-26s memcheck: compute-sanitizer not found' "$name")")
     failed=1
@@ -136,6 +146,7 @@ for exe in "$dir"/bin/tst_gpu_*; do
   [ "$mode" = tests ] || [ "$mode" = memcheck ] && break
   [ -x "$sanitizer" ] || break
   name=$(basename "$exe")
+  picked "$name" || continue
   args=$(raceArgs "$name")
   [ -n "$args" ] || continue
   for tool in racecheck synccheck; do
