@@ -1,26 +1,35 @@
 // Paged attention for decode (flash-decoding).
-// Shapes: grid (partition, kvHead x group chunk, sequence), 128 threads (4 warps; 256 when the
-// launch has a single partition, i.e. few blocks that should each finish sooner). A block takes
-// one kv head, up to 8 of the query heads that share it (GQA: each K/V element is loaded once
-// for the whole group) and one partition of P context tokens (P = 64, 128 or 256, the largest
-// that still gives >= 64 partitions over the batch, so short contexts at batch 1 spread over
-// more SMs). Each half-warp (16 lanes) takes a token, each lane 8 elements of its K or V row in
-// one 16-byte load (head_dim 80/96 leave lanes 10-15/12-15 idle); a half-warp has 4 tokens'
-// loads in flight per step, a warp 8 and the block 32 (64). q (times the scale) sits in
-// registers as fp32; scores are reduced over the 16 lanes by shuffles and stored in shared
-// memory, the softmax runs per query head over the partition, then the V walk accumulates fp32
-// outputs in registers, merged across the two half-warps by shuffles and across warps in shared
-// memory.
+// Grid (partition, kvHead x query-head chunk, sequence); 128 threads (4 warps), 256 when the
+// launch has a single partition. A block takes one kv head, a chunk of the query heads that
+// share it (GQA: each K/V element is loaded once per chunk) and one partition of P context
+// tokens (P = 64, 128 or 256, the largest that still gives >= 64 partitions over the batch).
+// Chunks are as small as one wave of blocks allows (groupSizeFor): at batch 1 a short context
+// runs one query head per block on 28 blocks instead of 7 heads on 4, a long one keeps all 7.
+// Latency decides all but the longest contexts (on an H200 a dependent round trip to the paged
+// cache costs ~1.5 us), so the chain of dependent loads is kept short: the context length, the
+// partition's block-table entries (turned into row offsets in shared memory, bounded by
+// maxContext so they need not wait for the length) and q are loaded together; then each
+// half-warp (16 lanes) takes 8 tokens per step, each lane 8 elements of their K or V rows in one
+// 16-byte load kept packed until used (head_dim 80/96 leave lanes 10-15/12-15 idle), so a 4-warp
+// block has 64 rows in flight. Two kernels do the attention:
+//  - decodeOnlineKernel, for chunks of 1-2 query heads: K and V of a step are loaded together
+//    and folded into an online softmax per half-warp, one wait on memory per step;
+//  - decodeKernel, for up to 8 heads (q and outputs take 128 registers, no room for V in flight
+//    with K): a K walk stores scores in shared memory, the softmax runs per head over the
+//    partition, then a V walk whose first step is requested before the softmax.
+// Scores are reduced over the 16 lanes by shuffles; outputs are fp32 in registers, merged across
+// half-warps and warps at the end.
 // With more than one partition each block writes its normalised partial output with its max and
-// sum, and a second kernel merges them with log-sum-exp weights (all partitions of a row at once,
-// weights in shared memory). Rows and strides that do not allow 16-byte loads use four 4-byte
-// loads per lane instead.
-// Traffic: every K and V element of the context once per (sequence, kv head, group chunk) plus
-// q/out and, when split, nQHeads*(headDim+2)*4 bytes per partition written and read back (under
-// 3% of the KV bytes at P = 256). At 32K context, batch 1, 4 kv heads: 128 partitions x 4 = 512
-// blocks (~4 per SM) with 8 KB of loads in flight each, bound by HBM bandwidth on the KV read;
-// at short contexts it is bound by latency and launch cost.
+// sum, and decodeMergeKernel combines them with log-sum-exp weights: one block per (sequence,
+// query head) of 512 threads, each a float4 slice of the row for every 16th (head_dim 128)
+// partition, whose loads are issued together with the maxima, sums and context length (slots
+// past the length are loaded but never used), so the merge waits on memory about once.
+// Rows and strides that do not allow 16-byte loads use four 4-byte loads per lane instead.
+// Traffic: every K and V element of the context once from DRAM per (sequence, kv head), the
+// chunks of a kv head re-reading it from L2, plus q/out and, when split,
+// nQHeads*(headDim+2)*4 bytes per partition written and read back.
 #include <algorithm>
+#include <cstring>
 
 #include "cuda_check.cuh"
 #include "paged_attention.h"
@@ -33,12 +42,17 @@ using detail::toFloat;
 
 constexpr int kSplitWarps = 4;   // blocks of a split launch: 4 resident per SM fill one wave at 32K
 constexpr int kDirectWarps = 8;  // one-partition launches have few blocks: twice the tokens per step
-constexpr int kGroup = 8;         // query heads per block
-constexpr int kSteps = 4;         // tokens per half-warp per step (loads in flight)
+constexpr int kGroup = 8;         // most query heads per block
+constexpr int kSmallGroup = 2;    // groups up to this size take decodeOnlineKernel
+constexpr int kSteps = 8;         // tokens per half-warp per step (loads in flight, kept packed)
 constexpr int kMaxPartition = static_cast<int>(kDecodePartitionTokens);
 constexpr int kMinPartition = 64;
 constexpr std::int64_t kTargetPartitions = 64;  // over the batch; times nKvHeads blocks
-constexpr int kMergeThreads = 256;
+// Query-head chunks per kv head fill at most one wave of this many SMs (an H200's; fixed rather
+// than queried so every device, cudasim included, runs the same kernels for the same shapes).
+constexpr std::int64_t kWaveSms = 132;
+constexpr int kMergeThreads = 512;
+constexpr int kMergeLoads = 8;         // partitions per merge thread whose loads are issued at once
 constexpr int kMaxMergeSplits = 4096;  // partitions one merge block weighs in shared memory
 
 struct DecodeParams {
@@ -48,7 +62,7 @@ struct DecodeParams {
     const std::int32_t* blockTables;
     std::int64_t maxPagesPerSeq;
     const std::int32_t* contextLens;
-    int nQHeads, nKvHeads, ratio, nChunks, nSplits, partition, maxContext;
+    int nQHeads, nKvHeads, ratio, groupSize, nChunks, nSplits, partition, maxContext;
     float scale;
     const void* kCache;
     const void* vCache;
@@ -59,20 +73,71 @@ struct DecodeParams {
     float* partialSum;
 };
 
-// Eight elements of a K/V row as fp32: one 16-byte load, or four 4-byte ones.
-template <typename T, bool Vec>
-__device__ __forceinline__ void loadRow8(const T* p, float (&out)[8])
+// Eight elements of a q row as fp32 (4-byte loads: q rows need only be 4-byte aligned).
+template <typename T>
+__device__ __forceinline__ void loadQ8(const T* p, float (&out)[8])
 {
-    if (Vec) {
-        detail::load8(p, out);
-    } else {
 #pragma unroll
-        for (int i = 0; i < 4; ++i) {
-            const float2 f = detail::loadPair(p + 2 * i);
-            out[2 * i] = f.x;
-            out[2 * i + 1] = f.y;
-        }
+    for (int i = 0; i < 4; ++i) {
+        const float2 f = detail::loadPair(p + 2 * i);
+        out[2 * i] = f.x;
+        out[2 * i + 1] = f.y;
     }
+}
+
+// Eight elements of a K/V row, still packed (4 registers instead of 8 while the load is in
+// flight, so twice the tokens fit): one 16-byte load, or four 4-byte ones.
+template <bool Vec, typename T>
+__device__ __forceinline__ uint4 loadRaw8(const T* p)
+{
+    if (Vec)
+        return *reinterpret_cast<const uint4*>(p);
+    const auto* w = reinterpret_cast<const unsigned*>(p);
+    return make_uint4(w[0], w[1], w[2], w[3]);
+}
+
+template <typename T>
+__device__ __forceinline__ void unpack8(const uint4& raw, float (&out)[8])
+{
+    using P = typename detail::Pair<T>::Type;
+    const unsigned w[4] = {raw.x, raw.y, raw.z, raw.w};
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        P pair;
+        static_assert(sizeof(pair) == 4, "a pair of 16-bit elements");
+        memcpy(&pair, &w[i], 4);
+        const float2 f = detail::pairToFloat2(pair);
+        out[2 * i] = f.x;
+        out[2 * i + 1] = f.y;
+    }
+}
+
+// The loads a block starts with, issued together, none waiting for another: the context
+// length (returned), the row offsets of the partition's tokens from the block table (up to
+// maxContext, which the launcher checked the table addresses, so the length is not needed to
+// bound them) and the group's q rows, 8 elements per lane. The caller syncs before using rowOff.
+template <typename T, int HD, int KG, int kThreads>
+__device__ __forceinline__ int loadPrologue(const DecodeParams& p, int seq, int start, int h0, int g, int sub,
+                                            bool active, std::int64_t* rowOff, float (&qr)[KG][8])
+{
+    const int ctxRaw = p.contextLens[seq];
+    const std::int32_t* table = p.blockTables + seq * p.maxPagesPerSeq;
+    const int end = min(start + p.partition, p.maxContext);
+    for (int t = threadIdx.x; t < end - start; t += kThreads) {
+        const int pos = start + t;
+        rowOff[t] = static_cast<std::int64_t>(table[pos / p.pageTokens]) * p.pageStride +
+                    static_cast<std::int64_t>(pos % p.pageTokens) * p.tokenStride;
+    }
+    const T* q = static_cast<const T*>(p.q) + seq * p.qStride + static_cast<std::int64_t>(h0) * HD + sub * 8;
+#pragma unroll
+    for (int r = 0; r < KG; ++r) {
+#pragma unroll
+        for (int i = 0; i < 8; ++i)
+            qr[r][i] = 0.0f;
+        if (r < g && active)
+            loadQ8(q + r * HD, qr[r]);
+    }
+    return ctxRaw;
 }
 
 template <typename T, int HD, bool Vec, int kWarps>
@@ -84,24 +149,29 @@ __global__ void __launch_bounds__(kWarps * 32, 16 / kWarps) decodeKernel(DecodeP
     __shared__ float outS[kWarps][kGroup][HD];
     __shared__ float rowMax[kGroup];
     __shared__ float rowSum[kGroup];
+    __shared__ std::int64_t rowOff[kMaxPartition];  // element offset of each token's row in the cache
 
     const int seq = blockIdx.z;
     const int kvHead = blockIdx.y / p.nChunks;
     const int chunk = blockIdx.y % p.nChunks;
     const int split = blockIdx.x;
-    const int h0 = kvHead * p.ratio + chunk * kGroup;
-    const int g = min(kGroup, p.ratio - chunk * kGroup);
+    const int h0 = kvHead * p.ratio + chunk * p.groupSize;
+    const int g = min(p.groupSize, p.ratio - chunk * p.groupSize);
     const int lane = threadIdx.x & 31;
     const int warp = threadIdx.x >> 5;
     const int sub = lane & 15;          // lane within the half-warp
     const int half = lane >> 4;         // which half-warp of the warp
     const bool active = sub < kLaneChunks;
     const bool direct = p.nSplits == 1;
+    const int start = split * p.partition;
+
+    float qr[kGroup][8];  // q of the group, 8 elements per lane
+    const int ctxRaw = loadPrologue<T, HD, kGroup, kThreads>(p, seq, start, h0, g, sub, active, rowOff, qr);
+    __syncthreads();  // rowOff
 
     // A length past maxContext would index past the block table; the launcher checked that
     // maxContext fits it, so clamping keeps every read inside.
-    const int ctx = min(max(p.contextLens[seq], 0), p.maxContext);
-    const int start = split * p.partition;
+    const int ctx = min(max(ctxRaw, 0), p.maxContext);
     const int n = min(p.partition, ctx - start);
     if (n <= 0) {
         // Nothing to attend to: a direct write gives zeros; partitions past the context are
@@ -114,31 +184,15 @@ __global__ void __launch_bounds__(kWarps * 32, 16 / kWarps) decodeKernel(DecodeP
         return;
     }
 
-    // q of the group, scaled, 8 elements per lane.
-    float qr[kGroup][8];
-    {
-        const T* q = static_cast<const T*>(p.q) + seq * p.qStride + static_cast<std::int64_t>(h0) * HD + sub * 8;
+    const T* kHead = static_cast<const T*>(p.kCache) + kvHead * p.headStride;
+    const T* vHead = static_cast<const T*>(p.vCache) + kvHead * p.headStride;
 #pragma unroll
-        for (int r = 0; r < kGroup; ++r) {
+    for (int r = 0; r < kGroup; ++r)
 #pragma unroll
-            for (int i = 0; i < 8; ++i)
-                qr[r][i] = 0.0f;
-            if (r < g && active) {
-                loadRow8<T, false>(q + r * HD, qr[r]);
-#pragma unroll
-                for (int i = 0; i < 8; ++i)
-                    qr[r][i] *= p.scale;
-            }
-        }
-    }
-
-    const std::int32_t* table = p.blockTables + seq * p.maxPagesPerSeq;
-    const T* kHead = static_cast<const T*>(p.kCache) + kvHead * p.headStride + sub * 8;
-    const T* vHead = static_cast<const T*>(p.vCache) + kvHead * p.headStride + sub * 8;
-    auto rowOffset = [&](int pos) {
-        return static_cast<std::int64_t>(table[pos / p.pageTokens]) * p.pageStride +
-               static_cast<std::int64_t>(pos % p.pageTokens) * p.tokenStride;
-    };
+        for (int i = 0; i < 8; ++i)
+            qr[r][i] *= p.scale;
+    kHead += sub * 8;
+    vHead += sub * 8;
     // Token steps are warp-uniform (every lane runs every step, so the shuffles see all 32);
     // a half-warp's tokens past n load nothing and store nothing.
     constexpr int kWarpStep = 2 * kSteps;
@@ -146,26 +200,21 @@ __global__ void __launch_bounds__(kWarps * 32, 16 / kWarps) decodeKernel(DecodeP
     // Scores: tokens t0..t0+kSteps-1 per half-warp and step.
     for (int base = warp * kWarpStep; base < n; base += kWarps * kWarpStep) {
         const int t0 = base + half * kSteps;
-        float kf[kSteps][8];
+        uint4 kRaw[kSteps];
+#pragma unroll
+        for (int u = 0; u < kSteps; ++u)
+            kRaw[u] = active && t0 + u < n ? loadRaw8<Vec>(kHead + rowOff[t0 + u]) : make_uint4(0u, 0u, 0u, 0u);
 #pragma unroll
         for (int u = 0; u < kSteps; ++u) {
-            if (active && t0 + u < n) {
-                loadRow8<T, Vec>(kHead + rowOffset(start + t0 + u), kf[u]);
-            } else {
-#pragma unroll
-                for (int i = 0; i < 8; ++i)
-                    kf[u][i] = 0.0f;
-            }
-        }
-#pragma unroll
-        for (int u = 0; u < kSteps; ++u) {
+            float kf[8];
+            unpack8<T>(kRaw[u], kf);
 #pragma unroll
             for (int r = 0; r < kGroup; ++r) {
                 if (r < g) {  // block-uniform
                     float d = 0.0f;
 #pragma unroll
                     for (int i = 0; i < 8; ++i)
-                        d = fmaf(kf[u][i], qr[r][i], d);
+                        d = fmaf(kf[i], qr[r][i], d);
 #pragma unroll
                     for (int o = 8; o > 0; o >>= 1)
                         d += __shfl_xor_sync(0xffffffffu, d, o);  // within the half-warp
@@ -175,6 +224,16 @@ __global__ void __launch_bounds__(kWarps * 32, 16 / kWarps) decodeKernel(DecodeP
             }
         }
     }
+    // The first V step's rows are requested now (q is dead), so their latency overlaps the
+    // barrier and the softmax.
+    uint4 vRaw[kSteps];
+    auto loadV = [&](int base) {
+        const int t0 = base + half * kSteps;
+#pragma unroll
+        for (int u = 0; u < kSteps; ++u)
+            vRaw[u] = active && t0 + u < n ? loadRaw8<Vec>(vHead + rowOff[t0 + u]) : make_uint4(0u, 0u, 0u, 0u);
+    };
+    loadV(warp * kWarpStep);
     __syncthreads();
 
     // Softmax numerators per query head, in place.
@@ -205,28 +264,21 @@ __global__ void __launch_bounds__(kWarps * 32, 16 / kWarps) decodeKernel(DecodeP
         for (int i = 0; i < 8; ++i)
             acc[r][i] = 0.0f;
     for (int base = warp * kWarpStep; base < n; base += kWarps * kWarpStep) {
+        if (base != warp * kWarpStep)
+            loadV(base);
         const int t0 = base + half * kSteps;
-        float vf[kSteps][8];
-#pragma unroll
-        for (int u = 0; u < kSteps; ++u) {
-            if (active && t0 + u < n) {
-                loadRow8<T, Vec>(vHead + rowOffset(start + t0 + u), vf[u]);
-            } else {
-#pragma unroll
-                for (int i = 0; i < 8; ++i)
-                    vf[u][i] = 0.0f;
-            }
-        }
 #pragma unroll
         for (int u = 0; u < kSteps; ++u) {
             if (t0 + u < n) {
+                float vf[8];
+                unpack8<T>(vRaw[u], vf);
 #pragma unroll
                 for (int r = 0; r < kGroup; ++r) {
                     if (r < g) {
                         const float w = scores[r][t0 + u];
 #pragma unroll
                         for (int i = 0; i < 8; ++i)
-                            acc[r][i] = fmaf(w, vf[u][i], acc[r][i]);
+                            acc[r][i] = fmaf(w, vf[i], acc[r][i]);
                     }
                 }
             }
@@ -270,63 +322,278 @@ __global__ void __launch_bounds__(kWarps * 32, 16 / kWarps) decodeKernel(DecodeP
     }
 }
 
+// The same attention for blocks of at most KG (small) query heads, in one walk with an online
+// softmax: q and the accumulators are few registers, so each step loads its tokens' K and V
+// rows together and the block waits on memory about once per step instead of once per K step
+// and once per V step. Each half-warp keeps its own running max, sum and output; the block
+// merges them at the end.
+template <typename T, int HD, bool Vec, int kWarps, int KG>
+__global__ void __launch_bounds__(kWarps * 32, 1) decodeOnlineKernel(DecodeParams p)
+{
+    constexpr int kThreads = kWarps * 32;
+    constexpr int kLaneChunks = HD / 8;
+    constexpr int kHalves = 2 * kWarps;
+    constexpr int kWarpStep = 2 * kSteps;
+    __shared__ std::int64_t rowOff[kMaxPartition];
+    __shared__ float outS[kHalves][KG][HD];
+    __shared__ float maxS[kHalves][KG];
+    __shared__ float sumS[kHalves][KG];
+
+    const int seq = blockIdx.z;
+    const int kvHead = blockIdx.y / p.nChunks;
+    const int chunk = blockIdx.y % p.nChunks;
+    const int split = blockIdx.x;
+    const int h0 = kvHead * p.ratio + chunk * p.groupSize;
+    const int g = min(p.groupSize, p.ratio - chunk * p.groupSize);
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    const int sub = lane & 15;
+    const int half = lane >> 4;
+    const bool active = sub < kLaneChunks;
+    const bool direct = p.nSplits == 1;
+    const int start = split * p.partition;
+
+    float qr[KG][8];
+    const int ctxRaw = loadPrologue<T, HD, KG, kThreads>(p, seq, start, h0, g, sub, active, rowOff, qr);
+    __syncthreads();  // rowOff
+    const int ctx = min(max(ctxRaw, 0), p.maxContext);
+    const int n = min(p.partition, ctx - start);
+    if (n <= 0) {
+        if (direct) {
+            T* o = static_cast<T*>(p.out) + seq * p.outStride + static_cast<std::int64_t>(h0) * HD;
+            for (int idx = threadIdx.x; idx < g * HD; idx += kThreads)
+                o[idx] = fromFloat<T>(0.0f);
+        }
+        return;
+    }
+#pragma unroll
+    for (int r = 0; r < KG; ++r)
+#pragma unroll
+        for (int i = 0; i < 8; ++i)
+            qr[r][i] *= p.scale;
+
+    const T* kHead = static_cast<const T*>(p.kCache) + kvHead * p.headStride + sub * 8;
+    const T* vHead = static_cast<const T*>(p.vCache) + kvHead * p.headStride + sub * 8;
+    float m[KG], l[KG], acc[KG][8];
+#pragma unroll
+    for (int r = 0; r < KG; ++r) {
+        m[r] = -INFINITY;
+        l[r] = 0.0f;
+#pragma unroll
+        for (int i = 0; i < 8; ++i)
+            acc[r][i] = 0.0f;
+    }
+    // Warp-uniform steps, as in decodeKernel; tokens past n score -inf and weigh 0.
+    for (int base = warp * kWarpStep; base < n; base += kWarps * kWarpStep) {
+        const int t0 = base + half * kSteps;
+        uint4 kRaw[kSteps], vRaw[kSteps];
+#pragma unroll
+        for (int u = 0; u < kSteps; ++u) {
+            const bool load = active && t0 + u < n;
+            kRaw[u] = load ? loadRaw8<Vec>(kHead + rowOff[t0 + u]) : make_uint4(0u, 0u, 0u, 0u);
+            vRaw[u] = load ? loadRaw8<Vec>(vHead + rowOff[t0 + u]) : make_uint4(0u, 0u, 0u, 0u);
+        }
+        float sc[KG][kSteps];
+#pragma unroll
+        for (int u = 0; u < kSteps; ++u) {
+            float kf[8];
+            unpack8<T>(kRaw[u], kf);
+#pragma unroll
+            for (int r = 0; r < KG; ++r) {
+                float d = 0.0f;
+#pragma unroll
+                for (int i = 0; i < 8; ++i)
+                    d = fmaf(kf[i], qr[r][i], d);
+#pragma unroll
+                for (int o = 8; o > 0; o >>= 1)
+                    d += __shfl_xor_sync(0xffffffffu, d, o);
+                sc[r][u] = t0 + u < n ? d : -INFINITY;
+            }
+        }
+#pragma unroll
+        for (int r = 0; r < KG; ++r) {
+            float mNew = m[r];
+#pragma unroll
+            for (int u = 0; u < kSteps; ++u)
+                mNew = fmaxf(mNew, sc[r][u]);
+            // mNew is -inf only while this half-warp has seen no token: nothing to rescale yet.
+            const float corr = mNew == -INFINITY ? 1.0f : __expf(m[r] - mNew);
+            m[r] = mNew;
+            l[r] *= corr;
+#pragma unroll
+            for (int i = 0; i < 8; ++i)
+                acc[r][i] *= corr;
+        }
+#pragma unroll
+        for (int u = 0; u < kSteps; ++u) {
+            if (t0 + u < n) {
+                float vf[8];
+                unpack8<T>(vRaw[u], vf);
+#pragma unroll
+                for (int r = 0; r < KG; ++r) {
+                    const float w = __expf(sc[r][u] - m[r]);
+                    l[r] += w;
+#pragma unroll
+                    for (int i = 0; i < 8; ++i)
+                        acc[r][i] = fmaf(w, vf[i], acc[r][i]);
+                }
+            }
+        }
+    }
+    const int hw = warp * 2 + half;
+    if (active) {
+#pragma unroll
+        for (int r = 0; r < KG; ++r)
+#pragma unroll
+            for (int i = 0; i < 8; ++i)
+                outS[hw][r][sub * 8 + i] = acc[r][i];
+    }
+    if (sub == 0) {
+#pragma unroll
+        for (int r = 0; r < KG; ++r) {
+            maxS[hw][r] = m[r];
+            sumS[hw][r] = l[r];
+        }
+    }
+    __syncthreads();
+
+    // Half-warps that saw no token have max -inf and weigh 0; n >= 1 makes the overall max finite.
+    for (int idx = threadIdx.x; idx < g * HD; idx += kThreads) {
+        const int r = idx / HD;
+        const int d = idx % HD;
+        float mAll = -INFINITY;
+#pragma unroll
+        for (int h = 0; h < kHalves; ++h)
+            mAll = fmaxf(mAll, maxS[h][r]);
+        float sum = 0.0f, o = 0.0f;
+#pragma unroll
+        for (int h = 0; h < kHalves; ++h) {
+            const float w = maxS[h][r] == -INFINITY ? 0.0f : __expf(maxS[h][r] - mAll);
+            sum = fmaf(w, sumS[h][r], sum);
+            o = fmaf(w, outS[h][r][d], o);
+        }
+        const float value = o / sum;
+        if (direct) {
+            T* out = static_cast<T*>(p.out) + seq * p.outStride + static_cast<std::int64_t>(h0 + r) * HD;
+            out[d] = fromFloat<T>(value);
+        } else {
+            const std::int64_t row = (static_cast<std::int64_t>(seq) * p.nQHeads + h0 + r) * p.nSplits + split;
+            p.partialOut[row * HD + d] = value;
+            if (d == 0) {
+                p.partialMax[row] = mAll;
+                p.partialSum[row] = sum;
+            }
+        }
+    }
+}
+
 // Merges the partitions of one (sequence, query head): out = sum_z w_z o_z / sum_z w_z with
-// w_z = sum_z * exp(max_z - max). The weights are computed once by all threads into shared
-// memory; then 256 / headDim groups of headDim threads each sum every group-th partition.
+// w_z = sum_z * exp(max_z - max). Thread (group, v) owns float4 slice v of the row for
+// partitions group, group + kGroups, ...; the first kMergeLoads of them are loaded together with
+// every partition's max and sum and the context length (slots past the length hold stale data
+// and are loaded but never used), so the block waits on memory about once.
 template <typename T, int HD>
 __global__ void __launch_bounds__(kMergeThreads) decodeMergeKernel(DecodeParams p)
 {
-    constexpr int kGroups = kMergeThreads / HD;
+    constexpr int kVecs = HD / 4;
+    constexpr int kGroups = kMergeThreads / kVecs;
+    __shared__ float maxS[kMaxMergeSplits];
     __shared__ float weights[kMaxMergeSplits];
     __shared__ float scratch[32];
-    __shared__ float part[kGroups][HD];
+    __shared__ float4 part[kGroups][kVecs];
 
     const int seq = blockIdx.y;
     const int head = blockIdx.x;
-    const int ctx = min(max(p.contextLens[seq], 0), p.maxContext);
-    const int nUsed = min(p.nSplits, (ctx + p.partition - 1) / p.partition);
+    const int group = threadIdx.x / kVecs;
+    const int v = threadIdx.x % kVecs;
+    const bool worker = group < kGroups;
     const std::int64_t row0 = (static_cast<std::int64_t>(seq) * p.nQHeads + head) * p.nSplits;
 
+    const int ctxRaw = p.contextLens[seq];
+    const float4* src = reinterpret_cast<const float4*>(p.partialOut + row0 * HD) + v;
+    float4 pre[kMergeLoads];
+#pragma unroll
+    for (int u = 0; u < kMergeLoads; ++u) {
+        const int z = group + u * kGroups;
+        pre[u] = worker && z < p.nSplits ? src[static_cast<std::int64_t>(z) * kVecs] : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    }
+    for (int z = threadIdx.x; z < p.nSplits; z += kMergeThreads) {
+        maxS[z] = p.partialMax[row0 + z];
+        weights[z] = p.partialSum[row0 + z];
+    }
+    const int ctx = min(max(ctxRaw, 0), p.maxContext);
+    const int nUsed = min(p.nSplits, (ctx + p.partition - 1) / p.partition);
+
+    // Each thread reads back only the slots it wrote itself until blockSum's barriers.
     float m = -INFINITY;
     for (int z = threadIdx.x; z < nUsed; z += kMergeThreads)
-        m = fmaxf(m, p.partialMax[row0 + z]);
+        m = fmaxf(m, maxS[z]);
     m = detail::blockMax(m, scratch);
     float total = 0.0f;
     for (int z = threadIdx.x; z < nUsed; z += kMergeThreads) {
-        const float w = p.partialSum[row0 + z] * __expf(p.partialMax[row0 + z] - m);
+        const float w = weights[z] * __expf(maxS[z] - m);
         weights[z] = w;
         total += w;
     }
     total = detail::blockSum(total, scratch);  // its barriers also publish weights[]
 
-    const int group = threadIdx.x / HD;
-    const int d = threadIdx.x % HD;
-    if (group < kGroups) {
-        // Four partitions' loads issued before their FMAs: an L2 round trip per four, not per one.
-        float acc = 0.0f;
-        const float* src = p.partialOut + row0 * HD + d;
-        int z = group;
-        for (; z + 3 * kGroups < nUsed; z += 4 * kGroups) {
-            float v[4];
+    if (worker) {
+        float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        auto add = [&](int z, const float4& x) {
+            const float w = weights[z];
+            acc.x = fmaf(w, x.x, acc.x);
+            acc.y = fmaf(w, x.y, acc.y);
+            acc.z = fmaf(w, x.z, acc.z);
+            acc.w = fmaf(w, x.w, acc.w);
+        };
 #pragma unroll
-            for (int u = 0; u < 4; ++u)
-                v[u] = src[static_cast<std::int64_t>(z + u * kGroups) * HD];
-#pragma unroll
-            for (int u = 0; u < 4; ++u)
-                acc = fmaf(weights[z + u * kGroups], v[u], acc);
+        for (int u = 0; u < kMergeLoads; ++u) {
+            const int z = group + u * kGroups;
+            if (z < nUsed)  // a skipped slot may hold NaN: never multiply it, even by 0
+                add(z, pre[u]);
         }
-        for (; z < nUsed; z += kGroups)
-            acc = fmaf(weights[z], src[static_cast<std::int64_t>(z) * HD], acc);
-        part[group][d] = acc;
+        // Past kMergeLoads * kGroups partitions (contexts beyond 32K at head_dim 128).
+        for (int z0 = group + kMergeLoads * kGroups; z0 < nUsed; z0 += kMergeLoads * kGroups) {
+#pragma unroll
+            for (int u = 0; u < kMergeLoads; ++u) {
+                const int z = z0 + u * kGroups;
+                if (z < nUsed)
+                    pre[u] = src[static_cast<std::int64_t>(z) * kVecs];
+            }
+#pragma unroll
+            for (int u = 0; u < kMergeLoads; ++u) {
+                const int z = z0 + u * kGroups;
+                if (z < nUsed)
+                    add(z, pre[u]);
+            }
+        }
+        part[group][v] = acc;
     }
     __syncthreads();
     if (threadIdx.x < HD) {
+        const float* partF = reinterpret_cast<const float*>(&part[0][0]);
         float acc = 0.0f;
 #pragma unroll
         for (int k = 0; k < kGroups; ++k)
-            acc += part[k][threadIdx.x];
+            acc += partF[k * HD + threadIdx.x];
         T* o = static_cast<T*>(p.out) + seq * p.outStride + static_cast<std::int64_t>(head) * HD;
         o[threadIdx.x] = fromFloat<T>(nUsed > 0 ? acc / total : 0.0f);
+    }
+}
+
+template <typename T, int HD, int kWarps>
+void launchAttention(const DecodeParams& p, const dim3& grid, bool vec, cudaStream_t stream)
+{
+    constexpr int kThreads = kWarps * 32;
+    if (p.groupSize <= kSmallGroup) {
+        if (vec)
+            decodeOnlineKernel<T, HD, true, kWarps, kSmallGroup><<<grid, kThreads, 0, stream>>>(p);
+        else
+            decodeOnlineKernel<T, HD, false, kWarps, kSmallGroup><<<grid, kThreads, 0, stream>>>(p);
+    } else if (vec) {
+        decodeKernel<T, HD, true, kWarps><<<grid, kThreads, 0, stream>>>(p);
+    } else {
+        decodeKernel<T, HD, false, kWarps><<<grid, kThreads, 0, stream>>>(p);
     }
 }
 
@@ -336,19 +603,11 @@ KernelStatus launch(const DecodeParams& p, int nSeqs, bool vec, cudaStream_t str
     const dim3 grid(static_cast<unsigned>(p.nSplits), static_cast<unsigned>(p.nKvHeads * p.nChunks),
                     static_cast<unsigned>(nSeqs));
     if (p.nSplits == 1) {
-        constexpr int kThreads = kDirectWarps * 32;
-        if (vec)
-            decodeKernel<T, HD, true, kDirectWarps><<<grid, kThreads, 0, stream>>>(p);
-        else
-            decodeKernel<T, HD, false, kDirectWarps><<<grid, kThreads, 0, stream>>>(p);
+        launchAttention<T, HD, kDirectWarps>(p, grid, vec, stream);
         HEARTH_CUDA_CHECK_LAUNCH();
         return KernelStatus::success();
     }
-    constexpr int kThreads = kSplitWarps * 32;
-    if (vec)
-        decodeKernel<T, HD, true, kSplitWarps><<<grid, kThreads, 0, stream>>>(p);
-    else
-        decodeKernel<T, HD, false, kSplitWarps><<<grid, kThreads, 0, stream>>>(p);
+    launchAttention<T, HD, kSplitWarps>(p, grid, vec, stream);
     HEARTH_CUDA_CHECK_LAUNCH();
     decodeMergeKernel<T, HD>
         <<<dim3(static_cast<unsigned>(p.nQHeads), static_cast<unsigned>(nSeqs)), kMergeThreads, 0, stream>>>(p);
@@ -370,6 +629,24 @@ KernelStatus dispatchHeadDim(const DecodeParams& p, int headDim, int nSeqs, bool
 std::int64_t splitsFor(std::int64_t maxContext, std::int64_t partition)
 {
     return std::max<std::int64_t>(1, (maxContext + partition - 1) / partition);
+}
+
+// Query heads per block: the smallest group (most chunks per kv head, so short contexts spread
+// over more SMs) whose blocks still fit one wave; all of a kv head's (up to kGroup) when even
+// that does not fit. Resident blocks per SM: decodeKernel (128 registers) 4 of 128 threads, 2 of
+// 256; decodeOnlineKernel (~135-160 registers) 3 and 1.
+std::int64_t groupSizeFor(std::int64_t ratio, std::int64_t baseBlocks, bool direct)
+{
+    const std::int64_t minChunks = (ratio + kGroup - 1) / kGroup;
+    std::int64_t best = (ratio + minChunks - 1) / minChunks;
+    for (std::int64_t want = minChunks + 1; want <= ratio; ++want) {
+        const std::int64_t groupSize = (ratio + want - 1) / want;
+        const std::int64_t chunks = (ratio + groupSize - 1) / groupSize;
+        const std::int64_t perSm = groupSize <= kSmallGroup ? (direct ? 1 : 3) : (direct ? 2 : 4);
+        if (baseBlocks * chunks <= kWaveSms * perSm)
+            best = groupSize;
+    }
+    return best;
 }
 
 }  // namespace
@@ -420,8 +697,11 @@ KernelStatus pagedAttentionDecode(const DecodeAttentionArgs& a, StreamHandle str
     HEARTH_KERNEL_REQUIRE(a.workspaceBytes >= need && (need == 0 || a.workspace != nullptr),
                           "decode attention workspace too small (see decodeAttentionWorkspaceBytes)");
     HEARTH_KERNEL_REQUIRE(nSplits <= kMaxMergeSplits, "context too long for one decode launch");
-    HEARTH_KERNEL_REQUIRE(c.nKvHeads * ((a.nQHeads / c.nKvHeads + kGroup - 1) / kGroup) <= 65535,
-                          "too many kv heads for one decode launch");
+    HEARTH_KERNEL_REQUIRE(need == 0 || detail::aligned16(a.workspace), "decode attention workspace must be 16-byte aligned");
+    const std::int64_t ratio = a.nQHeads / c.nKvHeads;
+    const std::int64_t groupSize = groupSizeFor(ratio, a.nSeqs * c.nKvHeads * nSplits, nSplits == 1);
+    const std::int64_t nChunks = (ratio + groupSize - 1) / groupSize;
+    HEARTH_KERNEL_REQUIRE(c.nKvHeads * nChunks <= 65535, "too many kv heads for one decode launch");
 
     DecodeParams p{};
     p.q = a.q;
@@ -433,8 +713,9 @@ KernelStatus pagedAttentionDecode(const DecodeAttentionArgs& a, StreamHandle str
     p.contextLens = a.contextLens;
     p.nQHeads = static_cast<int>(a.nQHeads);
     p.nKvHeads = static_cast<int>(c.nKvHeads);
-    p.ratio = static_cast<int>(a.nQHeads / c.nKvHeads);
-    p.nChunks = (p.ratio + kGroup - 1) / kGroup;
+    p.ratio = static_cast<int>(ratio);
+    p.groupSize = static_cast<int>(groupSize);
+    p.nChunks = static_cast<int>(nChunks);
     p.nSplits = static_cast<int>(nSplits);
     p.partition = static_cast<int>(partition);
     p.maxContext = static_cast<int>(a.maxContext);

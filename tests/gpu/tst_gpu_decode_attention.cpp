@@ -3,10 +3,12 @@
 // the head_dim x GQA x layout grid at short contexts): batch-1 contexts that pick each partition
 // size (64, 128, 256 tokens) up to 32K tokens with Qwen2.5-7B's GQA 7 and head_dim 128; a
 // cache whose rows are only 4-byte aligned (the kernel's fallback to 4-byte loads); a context
-// length past maxContext (clamped, not read past the block table); and an empty context in a
-// split batch (zeros).
+// length past maxContext (clamped, not read past the block table); an empty context in a
+// split batch (zeros); and a 40-sequence batch, whose blocks take bigger query-head groups than
+// batch 1's (the decode kernel has one variant for groups of 1-2 heads, another for up to 8).
 #include <QtTest>
 
+#include <algorithm>
 #include <cmath>
 
 #include "gpu_test_util.h"
@@ -174,6 +176,44 @@ private slots:
         k.contextLens = {250};
         k.maxContext = 200;  // single-partition (direct) path
         runCase(k, 1701u);
+    }
+
+    // The non-16-byte path of the kernel for big query-head groups (long contexts, where each
+    // block takes 3-4 of the 7 query heads of its kv head).
+    void unalignedCacheLongContext()
+    {
+        for (int t : {0, 1}) {
+            Case k;
+            k.type = static_cast<ElemType>(t);
+            k.lengths = {5000};
+            k.contextLens = {5000};
+            k.maxContext = 5000;
+            k.shiftElements = 2;
+            runCase(k, 1400u + static_cast<unsigned>(t));
+        }
+    }
+
+    // A big batch: blocks enough that each takes 3 of the 7 query heads (not 1 or 2 as at batch
+    // 1), both in one partition and split, with lengths from 0 to the maximum.
+    void largeBatch_data()
+    {
+        QTest::addColumn<int>("maxContext");
+        QTest::newRow("direct") << 256;
+        QTest::newRow("split") << 300;
+    }
+
+    void largeBatch()
+    {
+        QFETCH(int, maxContext);
+        Case k;
+        k.type = ElemType::BF16;
+        for (int s = 0; s < 40; ++s) {
+            const int len = s == 3 ? 0 : 1 + (s * 97) % maxContext;
+            k.lengths.push_back(std::max(len, 1));
+            k.contextLens.push_back(len);
+        }
+        k.maxContext = maxContext;
+        runCase(k, 1900u + static_cast<unsigned>(maxContext));
     }
 
     // An empty sequence inside a split batch gives zeros, the others their attention.
