@@ -12,7 +12,8 @@
 #       carry=["device-carry"], timeout_s=600)
 # HEARTH_DEVICE_BUDGET_S (default 540) is the time the script gives itself; HEARTH_BENCH picks
 # bench parts as in device_bench.sh; HEARTH_MEMCHECK_ONLY limits memcheck to the suites named;
-# HEARTH_PROFILE=0 skips the closing Nsight Compute profile.
+# HEARTH_PROFILE=0 skips the closing Nsight Compute profile; HEARTH_TESTS_ONLY limits the tests
+# to the suites named and HEARTH_BENCH_RESERVE_S is the time they leave to the rest (default 300).
 set -uo pipefail
 src=${1:-device-carry/gpu-tests.tar.xz}
 budget=${HEARTH_DEVICE_BUDGET_S:-540}
@@ -22,9 +23,10 @@ work=/tmp/hearth-device-session-work
 rm -rf "$work" && mkdir -p "$work" "$final"
 export OUT=$work
 
-# 1. Correctness: every tst_gpu_* and tst_cuda_*, memcheck left for the end. Capped so the speed
-#    runs keep at least 5 minutes.
-HEARTH_DEADLINE=$(( HEARTH_DEADLINE - 300 )) HEARTH_GPU_MODE=tests bash tests/gpu/run_on_device.sh "$src"
+# 1. Correctness: every tst_gpu_* and tst_cuda_* (or those HEARTH_TESTS_ONLY names), memcheck
+#    left for the end. Capped so the speed runs keep HEARTH_BENCH_RESERVE_S (default 300 s).
+HEARTH_GPU_ONLY=${HEARTH_TESTS_ONLY:-} HEARTH_DEADLINE=$(( HEARTH_DEADLINE - ${HEARTH_BENCH_RESERVE_S:-300} )) \
+  HEARTH_GPU_MODE=tests bash tests/gpu/run_on_device.sh "$src"
 testsRc=$?
 
 # 2. Speed, also after a failing test: with one device call per session a failure must not cost
