@@ -44,6 +44,7 @@ constexpr int kSplitWarps = 4;   // blocks of a split launch: 4 resident per SM 
 constexpr int kDirectWarps = 8;  // one-partition launches have few blocks: twice the tokens per step
 constexpr int kGroup = 8;         // most query heads per block
 constexpr int kSmallGroup = 2;    // groups up to this size take decodeOnlineKernel
+constexpr int kMidGroup = 4;      // up to this size decodeKernel<..., 4>, then <..., 7>, <..., 8>
 constexpr int kSteps = 8;         // tokens per half-warp per step (loads in flight, kept packed)
 constexpr int kMaxPartition = static_cast<int>(kDecodePartitionTokens);
 constexpr int kMinPartition = 64;
@@ -140,15 +141,15 @@ __device__ __forceinline__ int loadPrologue(const DecodeParams& p, int seq, int 
     return ctxRaw;
 }
 
-template <typename T, int HD, bool Vec, int kWarps>
+template <typename T, int HD, bool Vec, int kWarps, int KG>
 __global__ void __launch_bounds__(kWarps * 32, 16 / kWarps) decodeKernel(DecodeParams p)
 {
     constexpr int kThreads = kWarps * 32;
     constexpr int kLaneChunks = HD / 8;  // lanes of a half-warp that hold 8 elements of a row
-    __shared__ float scores[kGroup][kMaxPartition];
-    __shared__ float outS[kWarps][kGroup][HD];
-    __shared__ float rowMax[kGroup];
-    __shared__ float rowSum[kGroup];
+    __shared__ float scores[KG][kMaxPartition];
+    __shared__ float outS[kWarps][KG][HD];
+    __shared__ float rowMax[KG];
+    __shared__ float rowSum[KG];
     __shared__ std::int64_t rowOff[kMaxPartition];  // element offset of each token's row in the cache
 
     const int seq = blockIdx.z;
@@ -165,8 +166,8 @@ __global__ void __launch_bounds__(kWarps * 32, 16 / kWarps) decodeKernel(DecodeP
     const bool direct = p.nSplits == 1;
     const int start = split * p.partition;
 
-    float qr[kGroup][8];  // q of the group, 8 elements per lane
-    const int ctxRaw = loadPrologue<T, HD, kGroup, kThreads>(p, seq, start, h0, g, sub, active, rowOff, qr);
+    float qr[KG][8];  // q of the group, 8 elements per lane
+    const int ctxRaw = loadPrologue<T, HD, KG, kThreads>(p, seq, start, h0, g, sub, active, rowOff, qr);
     __syncthreads();  // rowOff
 
     // A length past maxContext would index past the block table; the launcher checked that
@@ -187,7 +188,7 @@ __global__ void __launch_bounds__(kWarps * 32, 16 / kWarps) decodeKernel(DecodeP
     const T* kHead = static_cast<const T*>(p.kCache) + kvHead * p.headStride;
     const T* vHead = static_cast<const T*>(p.vCache) + kvHead * p.headStride;
 #pragma unroll
-    for (int r = 0; r < kGroup; ++r)
+    for (int r = 0; r < KG; ++r)
 #pragma unroll
         for (int i = 0; i < 8; ++i)
             qr[r][i] *= p.scale;
@@ -204,23 +205,72 @@ __global__ void __launch_bounds__(kWarps * 32, 16 / kWarps) decodeKernel(DecodeP
 #pragma unroll
         for (int u = 0; u < kSteps; ++u)
             kRaw[u] = active && t0 + u < n ? loadRaw8<Vec>(kHead + rowOff[t0 + u]) : make_uint4(0u, 0u, 0u, 0u);
+        if constexpr (KG == kGroup) {
+            // 8 heads: no registers left for the reduce-scatter below; a shuffle tree per score.
 #pragma unroll
-        for (int u = 0; u < kSteps; ++u) {
-            float kf[8];
-            unpack8<T>(kRaw[u], kf);
+            for (int u = 0; u < kSteps; ++u) {
+                float kf[8];
+                unpack8<T>(kRaw[u], kf);
 #pragma unroll
-            for (int r = 0; r < kGroup; ++r) {
-                if (r < g) {  // block-uniform
-                    float d = 0.0f;
+                for (int r = 0; r < KG; ++r) {
+                    if (r < g) {  // block-uniform
+                        float d = 0.0f;
 #pragma unroll
-                    for (int i = 0; i < 8; ++i)
-                        d = fmaf(kf[i], qr[r][i], d);
+                        for (int i = 0; i < 8; ++i)
+                            d = fmaf(kf[i], qr[r][i], d);
 #pragma unroll
-                    for (int o = 8; o > 0; o >>= 1)
-                        d += __shfl_xor_sync(0xffffffffu, d, o);  // within the half-warp
-                    if (sub == 0 && t0 + u < n)
-                        scores[r][t0 + u] = d;
+                        for (int o = 8; o > 0; o >>= 1)
+                            d += __shfl_xor_sync(0xffffffffu, d, o);  // within the half-warp
+                        if (sub == 0 && t0 + u < n)
+                            scores[r][t0 + u] = d;
+                    }
                 }
+            }
+        } else {
+            // kTokens tokens at a time, their partial dot products with the KG heads (8 values
+            // with padding) summed over the half-warp by a reduce-scatter: at each of three
+            // levels a lane keeps half of its values and sends the other half to its partner,
+            // then one shuffle finishes: 8 shuffles for 7 heads where a tree per score takes 28.
+            // Lane sub then holds value sub >> 1 (head (sub >> 1) / kTokens) complete.
+            constexpr int kTokens = KG <= 4 ? 2 : 1;
+            static_assert(KG * kTokens <= 8 && kSteps % kTokens == 0, "reduce-scatter shape");
+#pragma unroll
+            for (int j = 0; j < kSteps; j += kTokens) {
+                float v[8];  // v[kTokens * head + token]
+#pragma unroll
+                for (int uu = 0; uu < kTokens; ++uu) {
+                    float kf[8];
+                    unpack8<T>(kRaw[j + uu], kf);
+#pragma unroll
+                    for (int r = 0; r < 8 / kTokens; ++r) {
+                        float d = 0.0f;
+                        if (r < KG) {
+#pragma unroll
+                            for (int i = 0; i < 8; ++i)
+                                d = fmaf(kf[i], qr[r][i], d);
+                        }
+                        v[kTokens * r + uu] = d;
+                    }
+                }
+#pragma unroll
+                for (int level = 0; level < 3; ++level) {
+                    const int o = 8 >> level;
+                    const int count = 4 >> level;
+                    const bool upper = (sub & o) != 0;
+#pragma unroll
+                    for (int i = 0; i < 4; ++i) {
+                        if (i < count) {
+                            const float send = upper ? v[i] : v[i + count];
+                            const float keep = upper ? v[i + count] : v[i];
+                            v[i] = keep + __shfl_xor_sync(0xffffffffu, send, o);
+                        }
+                    }
+                }
+                v[0] += __shfl_xor_sync(0xffffffffu, v[0], 1);
+                const int r = (sub >> 1) / kTokens;
+                const int t = t0 + j + (sub >> 1) % kTokens;
+                if ((sub & 1) == 0 && r < g && t < n)
+                    scores[r][t] = v[0];
             }
         }
     }
@@ -257,9 +307,9 @@ __global__ void __launch_bounds__(kWarps * 32, 16 / kWarps) decodeKernel(DecodeP
     __syncthreads();
 
     // Weighted sum of V rows.
-    float acc[kGroup][8];
+    float acc[KG][8];
 #pragma unroll
-    for (int r = 0; r < kGroup; ++r)
+    for (int r = 0; r < KG; ++r)
 #pragma unroll
         for (int i = 0; i < 8; ++i)
             acc[r][i] = 0.0f;
@@ -273,7 +323,7 @@ __global__ void __launch_bounds__(kWarps * 32, 16 / kWarps) decodeKernel(DecodeP
                 float vf[8];
                 unpack8<T>(vRaw[u], vf);
 #pragma unroll
-                for (int r = 0; r < kGroup; ++r) {
+                for (int r = 0; r < KG; ++r) {
                     if (r < g) {
                         const float w = scores[r][t0 + u];
 #pragma unroll
@@ -286,13 +336,13 @@ __global__ void __launch_bounds__(kWarps * 32, 16 / kWarps) decodeKernel(DecodeP
     }
     // The two half-warps hold the same elements for different tokens.
 #pragma unroll
-    for (int r = 0; r < kGroup; ++r)
+    for (int r = 0; r < KG; ++r)
 #pragma unroll
         for (int i = 0; i < 8; ++i)
             acc[r][i] += __shfl_xor_sync(0xffffffffu, acc[r][i], 16);
     if (half == 0 && active) {
 #pragma unroll
-        for (int r = 0; r < kGroup; ++r)
+        for (int r = 0; r < KG; ++r)
             if (r < g)
 #pragma unroll
                 for (int i = 0; i < 8; ++i)
@@ -590,10 +640,20 @@ void launchAttention(const DecodeParams& p, const dim3& grid, bool vec, cudaStre
             decodeOnlineKernel<T, HD, true, kWarps, kSmallGroup><<<grid, kThreads, 0, stream>>>(p);
         else
             decodeOnlineKernel<T, HD, false, kWarps, kSmallGroup><<<grid, kThreads, 0, stream>>>(p);
+    } else if (p.groupSize <= kMidGroup) {
+        if (vec)
+            decodeKernel<T, HD, true, kWarps, kMidGroup><<<grid, kThreads, 0, stream>>>(p);
+        else
+            decodeKernel<T, HD, false, kWarps, kMidGroup><<<grid, kThreads, 0, stream>>>(p);
+    } else if (p.groupSize < kGroup) {
+        if (vec)
+            decodeKernel<T, HD, true, kWarps, kGroup - 1><<<grid, kThreads, 0, stream>>>(p);
+        else
+            decodeKernel<T, HD, false, kWarps, kGroup - 1><<<grid, kThreads, 0, stream>>>(p);
     } else if (vec) {
-        decodeKernel<T, HD, true, kWarps><<<grid, kThreads, 0, stream>>>(p);
+        decodeKernel<T, HD, true, kWarps, kGroup><<<grid, kThreads, 0, stream>>>(p);
     } else {
-        decodeKernel<T, HD, false, kWarps><<<grid, kThreads, 0, stream>>>(p);
+        decodeKernel<T, HD, false, kWarps, kGroup><<<grid, kThreads, 0, stream>>>(p);
     }
 }
 

@@ -4,8 +4,8 @@
 // size (64, 128, 256 tokens) up to 32K tokens with Qwen2.5-7B's GQA 7 and head_dim 128; a
 // cache whose rows are only 4-byte aligned (the kernel's fallback to 4-byte loads); a context
 // length past maxContext (clamped, not read past the block table); an empty context in a
-// split batch (zeros); and a 40-sequence batch, whose blocks take bigger query-head groups than
-// batch 1's (the decode kernel has one variant for groups of 1-2 heads, another for up to 8).
+// split batch (zeros); and batches of 40 and more sequences, whose blocks take bigger
+// query-head groups than batch 1's (the kernel has variants for 1-2, 3-4, 5-7 and 8 heads).
 #include <QtTest>
 
 #include <algorithm>
@@ -214,6 +214,35 @@ private slots:
         }
         k.maxContext = maxContext;
         runCase(k, 1900u + static_cast<unsigned>(maxContext));
+    }
+
+    // Batches with blocks enough that a block takes all 7 or 8 query heads of its kv head (the
+    // 7-head kernel variant and the 8-head one), split and in one partition.
+    void bigGroups_data()
+    {
+        QTest::addColumn<int>("ratio");
+        QTest::addColumn<int>("nSeqs");
+        QTest::addColumn<int>("maxContext");
+        QTest::newRow("gqa 7 split") << 7 << 40 << 2000;
+        QTest::newRow("gqa 8 split") << 8 << 40 << 2000;
+        QTest::newRow("gqa 8 direct") << 8 << 140 << 64;
+    }
+
+    void bigGroups()
+    {
+        QFETCH(int, ratio);
+        QFETCH(int, nSeqs);
+        QFETCH(int, maxContext);
+        Case k;
+        k.nKvHeads = 1;
+        k.ratio = ratio;
+        for (int s = 0; s < nSeqs; ++s) {
+            const int len = s == 0 ? maxContext : 1 + (s * 211) % maxContext;  // the table spans maxContext
+            k.lengths.push_back(len);
+            k.contextLens.push_back(len);
+        }
+        k.maxContext = maxContext;
+        runCase(k, 2000u + static_cast<unsigned>(ratio * 7 + nSeqs + maxContext));
     }
 
     // An empty sequence inside a split batch gives zeros, the others their attention.
