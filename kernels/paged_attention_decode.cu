@@ -12,13 +12,15 @@
 // half-warp (16 lanes) takes 8 tokens per step, each lane 8 elements of their K or V rows in one
 // 16-byte load kept packed until used (head_dim 80/96 leave lanes 10-15/12-15 idle), so a 4-warp
 // block has 64 rows in flight. Two kernels do the attention:
-//  - decodeOnlineKernel, for chunks of 1-2 query heads: K and V of a step are loaded together
-//    and folded into an online softmax per half-warp, one wait on memory per step;
-//  - decodeKernel, for up to 8 heads (q and outputs take 128 registers, no room for V in flight
-//    with K): a K walk stores scores in shared memory, the softmax runs per head over the
-//    partition, then a V walk whose first step is requested before the softmax.
-// Scores are reduced over the 16 lanes by shuffles; outputs are fp32 in registers, merged across
-// half-warps and warps at the end.
+//  - decodeOnlineKernel (paged_attention_decode_online.cu), for chunks of 1-2 query heads: K
+//    and V of a step are loaded together and folded into an online softmax per half-warp, one
+//    wait on memory per step;
+//  - decodeKernel (here), for 3-8 heads (q and outputs take most of the 128 registers, no room
+//    for V in flight with K): a K walk stores scores in shared memory, the softmax runs per head
+//    over the partition, then a V walk whose first step is requested before the softmax. Its
+//    variants for 3-4 and 5-7 heads sum the lanes' partial scores with a reduce-scatter (8
+//    shuffles per token for 7 heads instead of 28); the 8-head one with a tree per score.
+// Outputs are fp32 in registers, merged across half-warps and warps at the end.
 // With more than one partition each block writes its normalised partial output with its max and
 // sum, and decodeMergeKernel combines them with log-sum-exp weights: one block per (sequence,
 // query head) of 512 threads, each a float4 slice of the row for every 16th (head_dim 128)
@@ -29,117 +31,13 @@
 // chunks of a kv head re-reading it from L2, plus q/out and, when split,
 // nQHeads*(headDim+2)*4 bytes per partition written and read back.
 #include <algorithm>
-#include <cstring>
+#include <type_traits>
 
-#include "cuda_check.cuh"
-#include "paged_attention.h"
+#include "paged_attention_decode.cuh"
 
 namespace hearth::kernels {
+namespace decode {
 namespace {
-
-using detail::fromFloat;
-using detail::toFloat;
-
-constexpr int kSplitWarps = 4;   // blocks of a split launch: 4 resident per SM fill one wave at 32K
-constexpr int kDirectWarps = 8;  // one-partition launches have few blocks: twice the tokens per step
-constexpr int kGroup = 8;         // most query heads per block
-constexpr int kSmallGroup = 2;    // groups up to this size take decodeOnlineKernel
-constexpr int kMidGroup = 4;      // up to this size decodeKernel<..., 4>, then <..., 7>, <..., 8>
-constexpr int kSteps = 8;         // tokens per half-warp per step (loads in flight, kept packed)
-constexpr int kMaxPartition = static_cast<int>(kDecodePartitionTokens);
-constexpr int kMinPartition = 64;
-constexpr std::int64_t kTargetPartitions = 64;  // over the batch; times nKvHeads blocks
-// Query-head chunks per kv head fill at most one wave of this many SMs (an H200's; fixed rather
-// than queried so every device, cudasim included, runs the same kernels for the same shapes).
-constexpr std::int64_t kWaveSms = 132;
-constexpr int kMergeThreads = 512;
-constexpr int kMergeLoads = 8;         // partitions per merge thread whose loads are issued at once
-constexpr int kMaxMergeSplits = 4096;  // partitions one merge block weighs in shared memory
-
-struct DecodeParams {
-    const void* q;
-    void* out;
-    std::int64_t qStride, outStride;
-    const std::int32_t* blockTables;
-    std::int64_t maxPagesPerSeq;
-    const std::int32_t* contextLens;
-    int nQHeads, nKvHeads, ratio, groupSize, nChunks, nSplits, partition, maxContext;
-    float scale;
-    const void* kCache;
-    const void* vCache;
-    std::int64_t pageStride, tokenStride, headStride;
-    int pageTokens;
-    float* partialOut;  // [nSeqs, nQHeads, nSplits, headDim]
-    float* partialMax;  // [nSeqs, nQHeads, nSplits]
-    float* partialSum;
-};
-
-// Eight elements of a q row as fp32 (4-byte loads: q rows need only be 4-byte aligned).
-template <typename T>
-__device__ __forceinline__ void loadQ8(const T* p, float (&out)[8])
-{
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-        const float2 f = detail::loadPair(p + 2 * i);
-        out[2 * i] = f.x;
-        out[2 * i + 1] = f.y;
-    }
-}
-
-// Eight elements of a K/V row, still packed (4 registers instead of 8 while the load is in
-// flight, so twice the tokens fit): one 16-byte load, or four 4-byte ones.
-template <bool Vec, typename T>
-__device__ __forceinline__ uint4 loadRaw8(const T* p)
-{
-    if (Vec)
-        return *reinterpret_cast<const uint4*>(p);
-    const auto* w = reinterpret_cast<const unsigned*>(p);
-    return make_uint4(w[0], w[1], w[2], w[3]);
-}
-
-template <typename T>
-__device__ __forceinline__ void unpack8(const uint4& raw, float (&out)[8])
-{
-    using P = typename detail::Pair<T>::Type;
-    const unsigned w[4] = {raw.x, raw.y, raw.z, raw.w};
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-        P pair;
-        static_assert(sizeof(pair) == 4, "a pair of 16-bit elements");
-        memcpy(&pair, &w[i], 4);
-        const float2 f = detail::pairToFloat2(pair);
-        out[2 * i] = f.x;
-        out[2 * i + 1] = f.y;
-    }
-}
-
-// The loads a block starts with, issued together, none waiting for another: the context
-// length (returned), the row offsets of the partition's tokens from the block table (up to
-// maxContext, which the launcher checked the table addresses, so the length is not needed to
-// bound them) and the group's q rows, 8 elements per lane. The caller syncs before using rowOff.
-template <typename T, int HD, int KG, int kThreads>
-__device__ __forceinline__ int loadPrologue(const DecodeParams& p, int seq, int start, int h0, int g, int sub,
-                                            bool active, std::int64_t* rowOff, float (&qr)[KG][8])
-{
-    const int ctxRaw = p.contextLens[seq];
-    const std::int32_t* table = p.blockTables + seq * p.maxPagesPerSeq;
-    const int end = min(start + p.partition, p.maxContext);
-    for (int t = threadIdx.x; t < end - start; t += kThreads) {
-        const int pos = start + t;
-        rowOff[t] = static_cast<std::int64_t>(table[pos / p.pageTokens]) * p.pageStride +
-                    static_cast<std::int64_t>(pos % p.pageTokens) * p.tokenStride;
-    }
-    const T* q = static_cast<const T*>(p.q) + seq * p.qStride + static_cast<std::int64_t>(h0) * HD + sub * 8;
-#pragma unroll
-    for (int r = 0; r < KG; ++r) {
-#pragma unroll
-        for (int i = 0; i < 8; ++i)
-            qr[r][i] = 0.0f;
-        if (r < g && active)
-            loadQ8(q + r * HD, qr[r]);
-    }
-    return ctxRaw;
-}
 
 template <typename T, int HD, bool Vec, int kWarps, int KG>
 __global__ void __launch_bounds__(kWarps * 32, 16 / kWarps) decodeKernel(DecodeParams p)
@@ -371,172 +269,6 @@ __global__ void __launch_bounds__(kWarps * 32, 16 / kWarps) decodeKernel(DecodeP
         }
     }
 }
-
-// The same attention for blocks of at most KG (small) query heads, in one walk with an online
-// softmax: q and the accumulators are few registers, so each step loads its tokens' K and V
-// rows together and the block waits on memory about once per step instead of once per K step
-// and once per V step. Each half-warp keeps its own running max, sum and output; the block
-// merges them at the end.
-template <typename T, int HD, bool Vec, int kWarps, int KG>
-__global__ void __launch_bounds__(kWarps * 32, 1) decodeOnlineKernel(DecodeParams p)
-{
-    constexpr int kThreads = kWarps * 32;
-    constexpr int kLaneChunks = HD / 8;
-    constexpr int kHalves = 2 * kWarps;
-    constexpr int kWarpStep = 2 * kSteps;
-    __shared__ std::int64_t rowOff[kMaxPartition];
-    __shared__ float outS[kHalves][KG][HD];
-    __shared__ float maxS[kHalves][KG];
-    __shared__ float sumS[kHalves][KG];
-
-    const int seq = blockIdx.z;
-    const int kvHead = blockIdx.y / p.nChunks;
-    const int chunk = blockIdx.y % p.nChunks;
-    const int split = blockIdx.x;
-    const int h0 = kvHead * p.ratio + chunk * p.groupSize;
-    const int g = min(p.groupSize, p.ratio - chunk * p.groupSize);
-    const int lane = threadIdx.x & 31;
-    const int warp = threadIdx.x >> 5;
-    const int sub = lane & 15;
-    const int half = lane >> 4;
-    const bool active = sub < kLaneChunks;
-    const bool direct = p.nSplits == 1;
-    const int start = split * p.partition;
-
-    float qr[KG][8];
-    const int ctxRaw = loadPrologue<T, HD, KG, kThreads>(p, seq, start, h0, g, sub, active, rowOff, qr);
-    __syncthreads();  // rowOff
-    const int ctx = min(max(ctxRaw, 0), p.maxContext);
-    const int n = min(p.partition, ctx - start);
-    if (n <= 0) {
-        if (direct) {
-            T* o = static_cast<T*>(p.out) + seq * p.outStride + static_cast<std::int64_t>(h0) * HD;
-            for (int idx = threadIdx.x; idx < g * HD; idx += kThreads)
-                o[idx] = fromFloat<T>(0.0f);
-        }
-        return;
-    }
-#pragma unroll
-    for (int r = 0; r < KG; ++r)
-#pragma unroll
-        for (int i = 0; i < 8; ++i)
-            qr[r][i] *= p.scale;
-
-    const T* kHead = static_cast<const T*>(p.kCache) + kvHead * p.headStride + sub * 8;
-    const T* vHead = static_cast<const T*>(p.vCache) + kvHead * p.headStride + sub * 8;
-    float m[KG], l[KG], acc[KG][8];
-#pragma unroll
-    for (int r = 0; r < KG; ++r) {
-        m[r] = -INFINITY;
-        l[r] = 0.0f;
-#pragma unroll
-        for (int i = 0; i < 8; ++i)
-            acc[r][i] = 0.0f;
-    }
-    // Warp-uniform steps, as in decodeKernel; tokens past n score -inf and weigh 0.
-    for (int base = warp * kWarpStep; base < n; base += kWarps * kWarpStep) {
-        const int t0 = base + half * kSteps;
-        uint4 kRaw[kSteps], vRaw[kSteps];
-#pragma unroll
-        for (int u = 0; u < kSteps; ++u) {
-            const bool load = active && t0 + u < n;
-            kRaw[u] = load ? loadRaw8<Vec>(kHead + rowOff[t0 + u]) : make_uint4(0u, 0u, 0u, 0u);
-            vRaw[u] = load ? loadRaw8<Vec>(vHead + rowOff[t0 + u]) : make_uint4(0u, 0u, 0u, 0u);
-        }
-        float sc[KG][kSteps];
-#pragma unroll
-        for (int u = 0; u < kSteps; ++u) {
-            float kf[8];
-            unpack8<T>(kRaw[u], kf);
-#pragma unroll
-            for (int r = 0; r < KG; ++r) {
-                float d = 0.0f;
-#pragma unroll
-                for (int i = 0; i < 8; ++i)
-                    d = fmaf(kf[i], qr[r][i], d);
-#pragma unroll
-                for (int o = 8; o > 0; o >>= 1)
-                    d += __shfl_xor_sync(0xffffffffu, d, o);
-                sc[r][u] = t0 + u < n ? d : -INFINITY;
-            }
-        }
-#pragma unroll
-        for (int r = 0; r < KG; ++r) {
-            float mNew = m[r];
-#pragma unroll
-            for (int u = 0; u < kSteps; ++u)
-                mNew = fmaxf(mNew, sc[r][u]);
-            // mNew is -inf only while this half-warp has seen no token: nothing to rescale yet.
-            const float corr = mNew == -INFINITY ? 1.0f : __expf(m[r] - mNew);
-            m[r] = mNew;
-            l[r] *= corr;
-#pragma unroll
-            for (int i = 0; i < 8; ++i)
-                acc[r][i] *= corr;
-        }
-#pragma unroll
-        for (int u = 0; u < kSteps; ++u) {
-            if (t0 + u < n) {
-                float vf[8];
-                unpack8<T>(vRaw[u], vf);
-#pragma unroll
-                for (int r = 0; r < KG; ++r) {
-                    const float w = __expf(sc[r][u] - m[r]);
-                    l[r] += w;
-#pragma unroll
-                    for (int i = 0; i < 8; ++i)
-                        acc[r][i] = fmaf(w, vf[i], acc[r][i]);
-                }
-            }
-        }
-    }
-    const int hw = warp * 2 + half;
-    if (active) {
-#pragma unroll
-        for (int r = 0; r < KG; ++r)
-#pragma unroll
-            for (int i = 0; i < 8; ++i)
-                outS[hw][r][sub * 8 + i] = acc[r][i];
-    }
-    if (sub == 0) {
-#pragma unroll
-        for (int r = 0; r < KG; ++r) {
-            maxS[hw][r] = m[r];
-            sumS[hw][r] = l[r];
-        }
-    }
-    __syncthreads();
-
-    // Half-warps that saw no token have max -inf and weigh 0; n >= 1 makes the overall max finite.
-    for (int idx = threadIdx.x; idx < g * HD; idx += kThreads) {
-        const int r = idx / HD;
-        const int d = idx % HD;
-        float mAll = -INFINITY;
-#pragma unroll
-        for (int h = 0; h < kHalves; ++h)
-            mAll = fmaxf(mAll, maxS[h][r]);
-        float sum = 0.0f, o = 0.0f;
-#pragma unroll
-        for (int h = 0; h < kHalves; ++h) {
-            const float w = maxS[h][r] == -INFINITY ? 0.0f : __expf(maxS[h][r] - mAll);
-            sum = fmaf(w, sumS[h][r], sum);
-            o = fmaf(w, outS[h][r][d], o);
-        }
-        const float value = o / sum;
-        if (direct) {
-            T* out = static_cast<T*>(p.out) + seq * p.outStride + static_cast<std::int64_t>(h0 + r) * HD;
-            out[d] = fromFloat<T>(value);
-        } else {
-            const std::int64_t row = (static_cast<std::int64_t>(seq) * p.nQHeads + h0 + r) * p.nSplits + split;
-            p.partialOut[row * HD + d] = value;
-            if (d == 0) {
-                p.partialMax[row] = mAll;
-                p.partialSum[row] = sum;
-            }
-        }
-    }
-}
-
 // Merges the partitions of one (sequence, query head): out = sum_z w_z o_z / sum_z w_z with
 // w_z = sum_z * exp(max_z - max). Thread (group, v) owns float4 slice v of the row for
 // partitions group, group + kGroups, ...; the first kMergeLoads of them are loaded together with
@@ -565,7 +297,9 @@ __global__ void __launch_bounds__(kMergeThreads) decodeMergeKernel(DecodeParams 
 #pragma unroll
     for (int u = 0; u < kMergeLoads; ++u) {
         const int z = group + u * kGroups;
-        pre[u] = worker && z < p.nSplits ? src[static_cast<std::int64_t>(z) * kVecs] : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        pre[u] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        if (worker && z < p.nSplits)
+            pre[u] = src[static_cast<std::int64_t>(z) * kVecs];
     }
     for (int z = threadIdx.x; z < p.nSplits; z += kMergeThreads) {
         maxS[z] = p.partialMax[row0 + z];
@@ -632,15 +366,10 @@ __global__ void __launch_bounds__(kMergeThreads) decodeMergeKernel(DecodeParams 
 }
 
 template <typename T, int HD, int kWarps>
-void launchAttention(const DecodeParams& p, const dim3& grid, bool vec, cudaStream_t stream)
+void launchTwoWalk(const DecodeParams& p, const dim3& grid, bool vec, cudaStream_t stream)
 {
     constexpr int kThreads = kWarps * 32;
-    if (p.groupSize <= kSmallGroup) {
-        if (vec)
-            decodeOnlineKernel<T, HD, true, kWarps, kSmallGroup><<<grid, kThreads, 0, stream>>>(p);
-        else
-            decodeOnlineKernel<T, HD, false, kWarps, kSmallGroup><<<grid, kThreads, 0, stream>>>(p);
-    } else if (p.groupSize <= kMidGroup) {
+    if (p.groupSize <= kMidGroup) {
         if (vec)
             decodeKernel<T, HD, true, kWarps, kMidGroup><<<grid, kThreads, 0, stream>>>(p);
         else
@@ -662,13 +391,16 @@ KernelStatus launch(const DecodeParams& p, int nSeqs, bool vec, cudaStream_t str
 {
     const dim3 grid(static_cast<unsigned>(p.nSplits), static_cast<unsigned>(p.nKvHeads * p.nChunks),
                     static_cast<unsigned>(nSeqs));
-    if (p.nSplits == 1) {
-        launchAttention<T, HD, kDirectWarps>(p, grid, vec, stream);
-        HEARTH_CUDA_CHECK_LAUNCH();
-        return KernelStatus::success();
-    }
-    launchAttention<T, HD, kSplitWarps>(p, grid, vec, stream);
+    const ElemType type = std::is_same_v<T, __half> ? ElemType::F16 : ElemType::BF16;
+    if (p.groupSize <= kSmallGroup)
+        launchOnline(p, type, HD, p.nSplits == 1, vec, grid, stream);
+    else if (p.nSplits == 1)
+        launchTwoWalk<T, HD, kDirectWarps>(p, grid, vec, stream);
+    else
+        launchTwoWalk<T, HD, kSplitWarps>(p, grid, vec, stream);
     HEARTH_CUDA_CHECK_LAUNCH();
+    if (p.nSplits == 1)
+        return KernelStatus::success();
     decodeMergeKernel<T, HD>
         <<<dim3(static_cast<unsigned>(p.nQHeads), static_cast<unsigned>(nSeqs)), kMergeThreads, 0, stream>>>(p);
     HEARTH_CUDA_CHECK_LAUNCH();
@@ -710,6 +442,9 @@ std::int64_t groupSizeFor(std::int64_t ratio, std::int64_t baseBlocks, bool dire
 }
 
 }  // namespace
+}  // namespace decode
+
+using namespace decode;
 
 std::int64_t decodeAttentionPartitionTokens(std::int64_t nSeqs, std::int64_t maxContext)
 {

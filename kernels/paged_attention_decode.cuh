@@ -1,0 +1,121 @@
+// Private to the decode attention kernels (paged_attention_decode*.cu): their launch parameters,
+// tuning constants and the device helpers both attention kernels share.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "cuda_check.cuh"
+#include "paged_attention.h"
+
+namespace hearth::kernels::decode {
+
+using detail::fromFloat;
+using detail::toFloat;
+
+constexpr int kSplitWarps = 4;   // blocks of a split launch: 4 resident per SM fill one wave at 32K
+constexpr int kDirectWarps = 8;  // one-partition launches have few blocks: twice the tokens per step
+constexpr int kGroup = 8;         // most query heads per block
+constexpr int kSmallGroup = 2;    // groups up to this size take decodeOnlineKernel
+constexpr int kMidGroup = 4;      // up to this size decodeKernel<..., 4>, then <..., 7>, <..., 8>
+constexpr int kSteps = 8;         // tokens per half-warp per step (loads in flight, kept packed)
+constexpr int kMaxPartition = static_cast<int>(kDecodePartitionTokens);
+constexpr int kMinPartition = 64;
+constexpr std::int64_t kTargetPartitions = 64;  // over the batch; times nKvHeads blocks
+// Query-head chunks per kv head fill at most one wave of this many SMs (an H200's; fixed rather
+// than queried so every device, cudasim included, runs the same kernels for the same shapes).
+constexpr std::int64_t kWaveSms = 132;
+constexpr int kMergeThreads = 512;
+constexpr int kMergeLoads = 8;         // partitions per merge thread whose loads are issued at once
+constexpr int kMaxMergeSplits = 4096;  // partitions one merge block weighs in shared memory
+
+struct DecodeParams {
+    const void* q;
+    void* out;
+    std::int64_t qStride, outStride;
+    const std::int32_t* blockTables;
+    std::int64_t maxPagesPerSeq;
+    const std::int32_t* contextLens;
+    int nQHeads, nKvHeads, ratio, groupSize, nChunks, nSplits, partition, maxContext;
+    float scale;
+    const void* kCache;
+    const void* vCache;
+    std::int64_t pageStride, tokenStride, headStride;
+    int pageTokens;
+    float* partialOut;  // [nSeqs, nQHeads, nSplits, headDim]
+    float* partialMax;  // [nSeqs, nQHeads, nSplits]
+    float* partialSum;
+};
+// Eight elements of a q row as fp32 (4-byte loads: q rows need only be 4-byte aligned).
+template <typename T>
+__device__ __forceinline__ void loadQ8(const T* p, float (&out)[8])
+{
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const float2 f = detail::loadPair(p + 2 * i);
+        out[2 * i] = f.x;
+        out[2 * i + 1] = f.y;
+    }
+}
+
+// Eight elements of a K/V row, still packed (4 registers instead of 8 while the load is in
+// flight, so twice the tokens fit): one 16-byte load, or four 4-byte ones.
+template <bool Vec, typename T>
+__device__ __forceinline__ uint4 loadRaw8(const T* p)
+{
+    if (Vec)
+        return *reinterpret_cast<const uint4*>(p);
+    const auto* w = reinterpret_cast<const unsigned*>(p);
+    return make_uint4(w[0], w[1], w[2], w[3]);
+}
+
+template <typename T>
+__device__ __forceinline__ void unpack8(const uint4& raw, float (&out)[8])
+{
+    using P = typename detail::Pair<T>::Type;
+    const unsigned w[4] = {raw.x, raw.y, raw.z, raw.w};
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        P pair;
+        static_assert(sizeof(pair) == 4, "a pair of 16-bit elements");
+        memcpy(&pair, &w[i], 4);
+        const float2 f = detail::pairToFloat2(pair);
+        out[2 * i] = f.x;
+        out[2 * i + 1] = f.y;
+    }
+}
+
+// The loads a block starts with, issued together, none waiting for another: the context
+// length (returned), the row offsets of the partition's tokens from the block table (up to
+// maxContext, which the launcher checked the table addresses, so the length is not needed to
+// bound them) and the group's q rows, 8 elements per lane. The caller syncs before using rowOff.
+template <typename T, int HD, int KG, int kThreads>
+__device__ __forceinline__ int loadPrologue(const DecodeParams& p, int seq, int start, int h0, int g, int sub,
+                                            bool active, std::int64_t* rowOff, float (&qr)[KG][8])
+{
+    const int ctxRaw = p.contextLens[seq];
+    const std::int32_t* table = p.blockTables + seq * p.maxPagesPerSeq;
+    const int end = min(start + p.partition, p.maxContext);
+    for (int t = threadIdx.x; t < end - start; t += kThreads) {
+        const int pos = start + t;
+        rowOff[t] = static_cast<std::int64_t>(table[pos / p.pageTokens]) * p.pageStride +
+                    static_cast<std::int64_t>(pos % p.pageTokens) * p.tokenStride;
+    }
+    const T* q = static_cast<const T*>(p.q) + seq * p.qStride + static_cast<std::int64_t>(h0) * HD + sub * 8;
+#pragma unroll
+    for (int r = 0; r < KG; ++r) {
+#pragma unroll
+        for (int i = 0; i < 8; ++i)
+            qr[r][i] = 0.0f;
+        if (r < g && active)
+            loadQ8(q + r * HD, qr[r]);
+    }
+    return ctxRaw;
+}
+
+// Launches decodeOnlineKernel (paged_attention_decode_online.cu) for a group of at most
+// kSmallGroup query heads per block.
+void launchOnline(const DecodeParams& p, ElemType type, int headDim, bool direct, bool vec, const dim3& grid,
+                  cudaStream_t stream);
+
+}  // namespace hearth::kernels::decode
