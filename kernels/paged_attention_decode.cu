@@ -73,13 +73,7 @@ __global__ void __launch_bounds__(kWarps * 32, 16 / kWarps) decodeKernel(DecodeP
     const int ctx = min(max(ctxRaw, 0), p.maxContext);
     const int n = min(p.partition, ctx - start);
     if (n <= 0) {
-        // Nothing to attend to: a direct write gives zeros; partitions past the context are
-        // skipped by the merge, which also writes the zeros of an empty context.
-        if (direct) {
-            T* o = static_cast<T*>(p.out) + seq * p.outStride + static_cast<std::int64_t>(h0) * HD;
-            for (int idx = threadIdx.x; idx < g * HD; idx += kThreads)
-                o[idx] = fromFloat<T>(0.0f);
-        }
+        writeEmptyPartition<T, HD, kThreads>(p, seq, h0, g);
         return;
     }
 

@@ -113,6 +113,18 @@ __device__ __forceinline__ int loadPrologue(const DecodeParams& p, int seq, int 
     return ctxRaw;
 }
 
+// A partition with no token to attend to: a single-partition launch writes the group's zeros
+// (an empty context); a split one leaves it to the merge, which skips partitions past the context.
+template <typename T, int HD, int kThreads>
+__device__ __forceinline__ void writeEmptyPartition(const DecodeParams& p, int seq, int h0, int g)
+{
+    if (p.nSplits != 1)
+        return;
+    T* o = static_cast<T*>(p.out) + seq * p.outStride + static_cast<std::int64_t>(h0) * HD;
+    for (int idx = threadIdx.x; idx < g * HD; idx += kThreads)
+        o[idx] = fromFloat<T>(0.0f);
+}
+
 // Launches decodeOnlineKernel (paged_attention_decode_online.cu) for a group of at most
 // kSmallGroup query heads per block.
 void launchOnline(const DecodeParams& p, ElemType type, int headDim, bool direct, bool vec, const dim3& grid,

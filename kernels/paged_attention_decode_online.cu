@@ -42,11 +42,7 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decodeOnlineKernel(DecodeParam
     const int ctx = min(max(ctxRaw, 0), p.maxContext);
     const int n = min(p.partition, ctx - start);
     if (n <= 0) {
-        if (direct) {
-            T* o = static_cast<T*>(p.out) + seq * p.outStride + static_cast<std::int64_t>(h0) * HD;
-            for (int idx = threadIdx.x; idx < g * HD; idx += kThreads)
-                o[idx] = fromFloat<T>(0.0f);
-        }
+        writeEmptyPartition<T, HD, kThreads>(p, seq, h0, g);
         return;
     }
 #pragma unroll

@@ -351,6 +351,20 @@ private slots:
         QVERIFY2(rb.finished && rb.finished->reason == FinishReason::Cancelled, describe(rb).c_str());
     }
 
+    // prefillChunkTokens 0 means the backend's default (validated, then resolved at load);
+    // a negative chunk is refused up front.
+    void prefillChunkOption()
+    {
+        EngineOptions options;
+        QCOMPARE(options.prefillChunkTokens, 0);
+        QVERIFY(Engine::create(options).isOk());
+        options.prefillChunkTokens = -1;
+        auto refused = Engine::create(options);
+        QVERIFY(!refused.isOk());
+        QCOMPARE(refused.error().code, ErrorCode::InvalidArgument);
+        QVERIFY(kCpuPrefillChunkTokens > 0 && kCudaPrefillChunkTokens >= kCpuPrefillChunkTokens);
+    }
+
     void backendChoice()
     {
         EngineOptions options;
