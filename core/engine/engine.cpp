@@ -166,9 +166,7 @@ bool EngineImpl::finishLoad(Result<LoadedModel> loaded, const std::string& backe
         SchedulerOptions so;
         so.maxQueuedRequests = m_options.maxQueuedRequests;
         so.maxBatchSequences = m_options.maxBatchSequences;
-        so.prefillChunkTokens = m_options.prefillChunkTokens > 0        ? m_options.prefillChunkTokens
-                                : model.backend->name() == std::string("cuda") ? kCudaPrefillChunkTokens
-                                                                                : kCpuPrefillChunkTokens;
+        so.prefillChunkTokens = prefillChunkTokensFor(m_options, model.backend->name() == std::string("cuda"));
         so.contextLength = model.contextLength;
         m_state.kind = EngineStateKind::Ready;
         m_state.backendName = model.backend->name();

@@ -88,6 +88,14 @@ struct EngineOptions {
     WeightDType weightDtype = WeightDType::AsStored;
 };
 
+// The prefill chunk the engine runs with on the chosen backend (options' own when set).
+inline std::int32_t prefillChunkTokensFor(const EngineOptions& options, bool onCuda)
+{
+    if (options.prefillChunkTokens > 0)
+        return options.prefillChunkTokens;
+    return onCuda ? kCudaPrefillChunkTokens : kCpuPrefillChunkTokens;
+}
+
 enum class EngineStateKind { Empty, Loading, Ready, Failed };
 
 struct EngineState {

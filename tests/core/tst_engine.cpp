@@ -362,7 +362,11 @@ private slots:
         auto refused = Engine::create(options);
         QVERIFY(!refused.isOk());
         QCOMPARE(refused.error().code, ErrorCode::InvalidArgument);
-        QVERIFY(kCpuPrefillChunkTokens > 0 && kCudaPrefillChunkTokens >= kCpuPrefillChunkTokens);
+        options.prefillChunkTokens = 0;
+        QCOMPARE(prefillChunkTokensFor(options, false), kCpuPrefillChunkTokens);
+        QCOMPARE(prefillChunkTokensFor(options, true), kCudaPrefillChunkTokens);
+        options.prefillChunkTokens = 100;
+        QCOMPARE(prefillChunkTokensFor(options, true), 100);
     }
 
     void backendChoice()

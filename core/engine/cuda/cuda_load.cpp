@@ -39,7 +39,7 @@ CudaBackendOptions cudaBackendOptionsFor(const EngineOptions& options)
     o.compute = options.weightDtype == WeightDType::F16    ? CudaComputeType::F16
                 : options.weightDtype == WeightDType::BF16 ? CudaComputeType::BF16
                                                            : CudaComputeType::Auto;
-    o.workspaceTokens = static_cast<std::int64_t>(options.prefillChunkTokens > 0 ? options.prefillChunkTokens : kCudaPrefillChunkTokens) +
+    o.workspaceTokens = static_cast<std::int64_t>(prefillChunkTokensFor(options, true)) +
                         std::max(1, options.maxBatchSequences);
     o.logitsRows = std::max(1, options.maxBatchSequences);
     return o;
