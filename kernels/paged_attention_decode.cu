@@ -43,49 +43,23 @@ template <typename T, int HD, bool Vec, int kWarps, int KG>
 __global__ void __launch_bounds__(kWarps * 32, 16 / kWarps) decodeKernel(DecodeParams p)
 {
     constexpr int kThreads = kWarps * 32;
-    constexpr int kLaneChunks = HD / 8;  // lanes of a half-warp that hold 8 elements of a row
     __shared__ float scores[KG][kMaxPartition];
     __shared__ float outS[kWarps][KG][HD];
     __shared__ float rowMax[KG];
     __shared__ float rowSum[KG];
     __shared__ std::int64_t rowOff[kMaxPartition];  // element offset of each token's row in the cache
 
-    const int seq = blockIdx.z;
-    const int kvHead = blockIdx.y / p.nChunks;
-    const int chunk = blockIdx.y % p.nChunks;
-    const int split = blockIdx.x;
-    const int h0 = kvHead * p.ratio + chunk * p.groupSize;
-    const int g = min(p.groupSize, p.ratio - chunk * p.groupSize);
-    const int lane = threadIdx.x & 31;
-    const int warp = threadIdx.x >> 5;
-    const int sub = lane & 15;          // lane within the half-warp
-    const int half = lane >> 4;         // which half-warp of the warp
-    const bool active = sub < kLaneChunks;
-    const bool direct = p.nSplits == 1;
-    const int start = split * p.partition;
+    const Place at = placeOf<HD>(p);
+    const int g = at.g, lane = at.lane, warp = at.warp, sub = at.sub, half = at.half;
+    const bool active = at.active;
 
-    float qr[KG][8];  // q of the group, 8 elements per lane
-    const int ctxRaw = loadPrologue<T, HD, KG, kThreads>(p, seq, start, h0, g, sub, active, rowOff, qr);
-    __syncthreads();  // rowOff
-
-    // A length past maxContext would index past the block table; the launcher checked that
-    // maxContext fits it, so clamping keeps every read inside.
-    const int ctx = min(max(ctxRaw, 0), p.maxContext);
-    const int n = min(p.partition, ctx - start);
-    if (n <= 0) {
-        writeEmptyPartition<T, HD, kThreads>(p, seq, h0, g);
+    float qr[KG][8];  // q of the group (times the scale), 8 elements per lane
+    const int n = beginPartition<T, HD, KG, kThreads>(p, at, rowOff, qr);
+    if (n <= 0)
         return;
-    }
 
-    const T* kHead = static_cast<const T*>(p.kCache) + kvHead * p.headStride;
-    const T* vHead = static_cast<const T*>(p.vCache) + kvHead * p.headStride;
-#pragma unroll
-    for (int r = 0; r < KG; ++r)
-#pragma unroll
-        for (int i = 0; i < 8; ++i)
-            qr[r][i] *= p.scale;
-    kHead += sub * 8;
-    vHead += sub * 8;
+    const T* kHead = static_cast<const T*>(p.kCache) + at.kvHead * p.headStride + sub * 8;
+    const T* vHead = static_cast<const T*>(p.vCache) + at.kvHead * p.headStride + sub * 8;
     // Token steps are warp-uniform (every lane runs every step, so the shuffles see all 32);
     // a half-warp's tokens past n load nothing and store nothing.
     constexpr int kWarpStep = 2 * kSteps;
@@ -106,13 +80,7 @@ __global__ void __launch_bounds__(kWarps * 32, 16 / kWarps) decodeKernel(DecodeP
 #pragma unroll
                 for (int r = 0; r < KG; ++r) {
                     if (r < g) {  // block-uniform
-                        float d = 0.0f;
-#pragma unroll
-                        for (int i = 0; i < 8; ++i)
-                            d = fmaf(kf[i], qr[r][i], d);
-#pragma unroll
-                        for (int o = 8; o > 0; o >>= 1)
-                            d += __shfl_xor_sync(0xffffffffu, d, o);  // within the half-warp
+                        const float d = halfWarpDot(kf, qr[r]);
                         if (sub == 0 && t0 + u < n)
                             scores[r][t0 + u] = d;
                     }
@@ -249,18 +217,7 @@ __global__ void __launch_bounds__(kWarps * 32, 16 / kWarps) decodeKernel(DecodeP
 #pragma unroll
         for (int w = 0; w < kWarps; ++w)
             sum += outS[w][r][d];
-        const float value = sum / rowSum[r];
-        if (direct) {
-            T* o = static_cast<T*>(p.out) + seq * p.outStride + static_cast<std::int64_t>(h0 + r) * HD;
-            o[d] = fromFloat<T>(value);
-        } else {
-            const std::int64_t row = (static_cast<std::int64_t>(seq) * p.nQHeads + h0 + r) * p.nSplits + split;
-            p.partialOut[row * HD + d] = value;
-            if (d == 0) {
-                p.partialMax[row] = rowMax[r];
-                p.partialSum[row] = rowSum[r];
-            }
-        }
+        storeResult<T, HD>(p, at, r, d, sum / rowSum[r], rowMax[r], rowSum[r]);
     }
 }
 // Merges the partitions of one (sequence, query head): out = sum_z w_z o_z / sum_z w_z with

@@ -85,6 +85,65 @@ __device__ __forceinline__ void unpack8(const uint4& raw, float (&out)[8])
     }
 }
 
+// Where a block and its thread stand: the grid is (partition, kvHead x query-head chunk,
+// sequence); a block takes g query heads from h0 on; each half-warp (16 lanes) takes a token, lane
+// `sub` 8 elements of its row (lanes past head_dim / 8 are inactive).
+struct Place {
+    int seq, kvHead, split, h0, g, lane, warp, sub, half, start;
+    bool active;
+};
+
+template <int HD>
+__device__ __forceinline__ Place placeOf(const DecodeParams& p)
+{
+    Place at;
+    at.seq = blockIdx.z;
+    at.kvHead = blockIdx.y / p.nChunks;
+    const int chunk = blockIdx.y % p.nChunks;
+    at.split = blockIdx.x;
+    at.h0 = at.kvHead * p.ratio + chunk * p.groupSize;
+    at.g = min(p.groupSize, p.ratio - chunk * p.groupSize);
+    at.lane = threadIdx.x & 31;
+    at.warp = threadIdx.x >> 5;
+    at.sub = at.lane & 15;
+    at.half = at.lane >> 4;
+    at.active = at.sub < HD / 8;
+    at.start = at.split * p.partition;
+    return at;
+}
+
+// q . k over one half-warp: each lane's 8 products, then a shuffle tree over its 16 lanes.
+__device__ __forceinline__ float halfWarpDot(const float (&k)[8], const float (&q)[8])
+{
+    float d = 0.0f;
+#pragma unroll
+    for (int i = 0; i < 8; ++i)
+        d = fmaf(k[i], q[i], d);
+#pragma unroll
+    for (int o = 8; o > 0; o >>= 1)
+        d += __shfl_xor_sync(0xffffffffu, d, o);
+    return d;
+}
+
+// Row r, element d of the block's result: the output itself for a single-partition launch, else
+// the partition's normalised partial with its max and sum (written once per row) for the merge.
+template <typename T, int HD>
+__device__ __forceinline__ void storeResult(const DecodeParams& p, const Place& at, int r, int d, float value,
+                                            float rowMax, float rowSum)
+{
+    if (p.nSplits == 1) {
+        T* o = static_cast<T*>(p.out) + at.seq * p.outStride + static_cast<std::int64_t>(at.h0 + r) * HD;
+        o[d] = fromFloat<T>(value);
+        return;
+    }
+    const std::int64_t row = (static_cast<std::int64_t>(at.seq) * p.nQHeads + at.h0 + r) * p.nSplits + at.split;
+    p.partialOut[row * HD + d] = value;
+    if (d == 0) {
+        p.partialMax[row] = rowMax;
+        p.partialSum[row] = rowSum;
+    }
+}
+
 // The loads a block starts with, issued together, none waiting for another: the context
 // length (returned), the row offsets of the partition's tokens from the block table (up to
 // maxContext, which the launcher checked the table addresses, so the length is not needed to
@@ -123,6 +182,30 @@ __device__ __forceinline__ void writeEmptyPartition(const DecodeParams& p, int s
     T* o = static_cast<T*>(p.out) + seq * p.outStride + static_cast<std::int64_t>(h0) * HD;
     for (int idx = threadIdx.x; idx < g * HD; idx += kThreads)
         o[idx] = fromFloat<T>(0.0f);
+}
+
+// The start every decode block shares: the prologue's loads, the barrier that publishes rowOff,
+// the context clamped to maxContext (a longer length would index past the block table, which the
+// launcher checked maxContext fits) and q scaled. Returns the partition's token count; at <= 0
+// there is nothing to attend to, the empty result is written and the caller returns.
+template <typename T, int HD, int KG, int kThreads>
+__device__ __forceinline__ int beginPartition(const DecodeParams& p, const Place& at, std::int64_t* rowOff,
+                                              float (&qr)[KG][8])
+{
+    const int ctxRaw = loadPrologue<T, HD, KG, kThreads>(p, at.seq, at.start, at.h0, at.g, at.sub, at.active, rowOff, qr);
+    __syncthreads();  // rowOff
+    const int ctx = min(max(ctxRaw, 0), p.maxContext);
+    const int n = min(p.partition, ctx - at.start);
+    if (n <= 0) {
+        writeEmptyPartition<T, HD, kThreads>(p, at.seq, at.h0, at.g);
+        return n;
+    }
+#pragma unroll
+    for (int r = 0; r < KG; ++r)
+#pragma unroll
+        for (int i = 0; i < 8; ++i)
+            qr[r][i] *= p.scale;
+    return n;
 }
 
 // Launches decodeOnlineKernel (paged_attention_decode_online.cu) for a group of at most

@@ -14,7 +14,6 @@ template <typename T, int HD, bool Vec, int kWarps, int KG>
 __global__ void __launch_bounds__(kWarps * 32, 1) decodeOnlineKernel(DecodeParams p)
 {
     constexpr int kThreads = kWarps * 32;
-    constexpr int kLaneChunks = HD / 8;
     constexpr int kHalves = 2 * kWarps;
     constexpr int kWarpStep = 2 * kSteps;
     __shared__ std::int64_t rowOff[kMaxPartition];
@@ -22,37 +21,17 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decodeOnlineKernel(DecodeParam
     __shared__ float maxS[kHalves][KG];
     __shared__ float sumS[kHalves][KG];
 
-    const int seq = blockIdx.z;
-    const int kvHead = blockIdx.y / p.nChunks;
-    const int chunk = blockIdx.y % p.nChunks;
-    const int split = blockIdx.x;
-    const int h0 = kvHead * p.ratio + chunk * p.groupSize;
-    const int g = min(p.groupSize, p.ratio - chunk * p.groupSize);
-    const int lane = threadIdx.x & 31;
-    const int warp = threadIdx.x >> 5;
-    const int sub = lane & 15;
-    const int half = lane >> 4;
-    const bool active = sub < kLaneChunks;
-    const bool direct = p.nSplits == 1;
-    const int start = split * p.partition;
+    const Place at = placeOf<HD>(p);
+    const int g = at.g, warp = at.warp, sub = at.sub, half = at.half;
+    const bool active = at.active;
 
     float qr[KG][8];
-    const int ctxRaw = loadPrologue<T, HD, KG, kThreads>(p, seq, start, h0, g, sub, active, rowOff, qr);
-    __syncthreads();  // rowOff
-    const int ctx = min(max(ctxRaw, 0), p.maxContext);
-    const int n = min(p.partition, ctx - start);
-    if (n <= 0) {
-        writeEmptyPartition<T, HD, kThreads>(p, seq, h0, g);
+    const int n = beginPartition<T, HD, KG, kThreads>(p, at, rowOff, qr);
+    if (n <= 0)
         return;
-    }
-#pragma unroll
-    for (int r = 0; r < KG; ++r)
-#pragma unroll
-        for (int i = 0; i < 8; ++i)
-            qr[r][i] *= p.scale;
 
-    const T* kHead = static_cast<const T*>(p.kCache) + kvHead * p.headStride + sub * 8;
-    const T* vHead = static_cast<const T*>(p.vCache) + kvHead * p.headStride + sub * 8;
+    const T* kHead = static_cast<const T*>(p.kCache) + at.kvHead * p.headStride + sub * 8;
+    const T* vHead = static_cast<const T*>(p.vCache) + at.kvHead * p.headStride + sub * 8;
     float m[KG], l[KG], acc[KG][8];
 #pragma unroll
     for (int r = 0; r < KG; ++r) {
@@ -79,13 +58,7 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decodeOnlineKernel(DecodeParam
             unpack8<T>(kRaw[u], kf);
 #pragma unroll
             for (int r = 0; r < KG; ++r) {
-                float d = 0.0f;
-#pragma unroll
-                for (int i = 0; i < 8; ++i)
-                    d = fmaf(kf[i], qr[r][i], d);
-#pragma unroll
-                for (int o = 8; o > 0; o >>= 1)
-                    d += __shfl_xor_sync(0xffffffffu, d, o);
+                const float d = halfWarpDot(kf, qr[r]);
                 sc[r][u] = t0 + u < n ? d : -INFINITY;
             }
         }
@@ -151,18 +124,7 @@ __global__ void __launch_bounds__(kWarps * 32, 1) decodeOnlineKernel(DecodeParam
             sum = fmaf(w, sumS[h][r], sum);
             o = fmaf(w, outS[h][r][d], o);
         }
-        const float value = o / sum;
-        if (direct) {
-            T* out = static_cast<T*>(p.out) + seq * p.outStride + static_cast<std::int64_t>(h0 + r) * HD;
-            out[d] = fromFloat<T>(value);
-        } else {
-            const std::int64_t row = (static_cast<std::int64_t>(seq) * p.nQHeads + h0 + r) * p.nSplits + split;
-            p.partialOut[row * HD + d] = value;
-            if (d == 0) {
-                p.partialMax[row] = mAll;
-                p.partialSum[row] = sum;
-            }
-        }
+        storeResult<T, HD>(p, at, r, d, o / sum, mAll, sum);
     }
 }
 
