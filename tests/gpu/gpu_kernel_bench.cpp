@@ -2,12 +2,16 @@
 // at Qwen2.5-7B's projection shapes (batch 1/4/8, fp16 and bf16) and of the split decode
 // attention at 1K/8K/32K context (batch 1, 28 q / 4 kv heads, head_dim 128, 16-token pages, the
 // engine's [page][layer][K|V][slot][kvHead][d] layout), each against a device-to-device copy
-// measured here first. Times are cudaEvent averages over 50 launches after 5 warm-up ones.
+// measured here first; then the GEMM at m = 16, 32, 64 token rows (bf16, the same five weight
+// shapes), cuBLAS's default against the skinny tensor-core GEMM with its own tile choice and with
+// each tile width forced (so the choice can be checked against the best).
+// Times are cudaEvent averages over 50 launches after 5 warm-up ones.
 // Every launch reads different memory than the one before (weights rotated through a pool
 // bigger than L2, attention cycled over 28 layers' caches), as a real decode step would, so L2
 // cannot inflate the numbers. Prints one line per case; exits 0 with "no CUDA device" when
 // there is none, 1 when a launch fails.
-//   usage: gpu_kernel_bench [--quick]   (--quick: 10 iterations, batch 1 only)
+//   usage: gpu_kernel_bench [--quick]   (--quick: 10 iterations, batch 1 only, GEMM at m 32 without
+//                                       the forced tiles)
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -15,10 +19,12 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "kernels.h"
+#include "skinny_gemm.h"
 
 namespace hk = hearth::kernels;
 
@@ -139,6 +145,58 @@ void benchGemv(double copyGBps, int iters, bool quick)
     }
 }
 
+// Y[m, n] = X[m, k] W[n, k]^T at decode batches past the GEMV's 8 rows: cuBLAS (GemmContext,
+// untuned: cublasGemmEx) and skinnyGemm on the same rotating weights. Bytes: W + X read, Y written.
+void benchSkinnyGemm(double copyGBps, int iters, bool quick)
+{
+    const GemvShape shapes[] = {{"qkv 4608x3584", 4608, 3584},     {"o 3584x3584", 3584, 3584},
+                                {"gate|up 37888x3584", 37888, 3584}, {"down 3584x18944", 3584, 18944},
+                                {"lm_head 152064x3584", 152064, 3584}};
+    const std::size_t poolBytes = std::size_t{152064} * 3584 * 2 + (std::size_t{256} << 20);
+    DeviceMemory pool(poolBytes);
+    check(hk::deviceMemset(pool.ptr, 0x3c, poolBytes));
+    const std::int64_t maxRows = hk::kSkinnyGemmMaxRows;
+    DeviceMemory x(static_cast<std::size_t>(maxRows) * 18944 * 2), y(static_cast<std::size_t>(maxRows) * 152064 * 2);
+    check(hk::deviceMemset(x.ptr, 0x3c, static_cast<std::size_t>(maxRows) * 18944 * 2));
+    std::unique_ptr<hk::GemmContext> gemm;
+    check(hk::GemmContext::create(&gemm));
+    const hk::ElemType type = hk::ElemType::BF16;
+    for (std::int64_t m : {16, 32, 64}) {
+        if (quick && m != 32)
+            continue;
+        for (const GemvShape& s : shapes) {
+            const std::size_t matBytes = static_cast<std::size_t>(s.outDim * s.inDim * 2);
+            const std::size_t slotBytes = (matBytes + 255) / 256 * 256;
+            const std::size_t nSlots = std::max<std::size_t>(1, poolBytes / slotBytes);
+            hk::GemmArgs a;
+            a.x = x.ptr;
+            a.y = y.ptr;
+            a.m = m;
+            a.n = s.outDim;
+            a.k = s.inDim;
+            a.inType = type;
+            a.outType = type;
+            const double bytes = static_cast<double>(matBytes) + 2.0 * static_cast<double>(m * (s.inDim + s.outDim));
+            const std::string suffix = " bf16 m" + std::to_string(m) + " " + s.name;
+            const auto row = [&](const std::string& method, const std::function<hk::KernelStatus()>& call) {
+                const double ms = timeMs(
+                    [&](int i) {
+                        a.w = pool.as<char>() + (static_cast<std::size_t>(i) % nSlots) * slotBytes;
+                        check(call());
+                    },
+                    iters);
+                report(method + suffix, ms, bytes, copyGBps);
+            };
+            row("gemm cublas", [&] { return gemm->gemm(a, nullptr); });
+            row("gemm skinny", [&] { return hk::skinnyGemm(a, nullptr); });
+            if (quick)
+                continue;
+            for (int tile : {16, 32, 64, 128})
+                row("gemm skinny/" + std::to_string(tile), [&] { return hk::skinnyGemm(a, nullptr, tile); });
+        }
+    }
+}
+
 void benchDecodeAttention(double copyGBps, int iters)
 {
     const std::int64_t nLayers = 28, nQHeads = 28, nKvHeads = 4, headDim = 128, pageTokens = 16;
@@ -214,6 +272,7 @@ int main(int argc, char** argv)
         const double copyGBps = copyBandwidthGBps(iters);
         std::printf("device-to-device copy: %.1f GB/s (read + write)\n", copyGBps);
         benchGemv(copyGBps, iters, quick);
+        benchSkinnyGemm(copyGBps, iters, quick);
         benchDecodeAttention(copyGBps, iters);
     } catch (const Failure& f) {
         std::printf("failed: %s\n", f.what.c_str());
