@@ -1,15 +1,15 @@
-// cuBLAS GEMM wrapper (no kernels of our own).
+// cuBLAS GEMM wrapper (no kernels of our own; the tuned alternatives are in gemm_tune.cu).
 // Shapes: Y[m, n] = X[m, k] W[n, k]^T, all row-major. cuBLAS is column-major, so the call
 // computes Y^T = W X^T: W is "transposed" (op T on the column-major [k, n] view of row-major W)
 // and X is not. fp16/bf16 inputs with CUBLAS_COMPUTE_32F: tensor-core math with fp32
 // accumulation. Compute-bound for m beyond a few hundred rows (~800 TFLOP/s bf16 measured on the
 // H100); at small m it is weight-bandwidth-bound, where gemv is the better choice (m <= 8).
-// cuBLASLt (epilogue fusion, algorithm choice per shape) is linked but not used yet: plain
-// cublasGemmEx picks good algorithms for these shapes, and the fusion is a later optimisation.
+// cublasGemmEx is the default; a shape the context was tuned for runs the method its plan names.
 #include <limits>
 
 #include "cuda_check.cuh"
 #include "gemm.h"
+#include "gemm_tuned.cuh"
 
 namespace hearth::kernels {
 namespace {
@@ -26,6 +26,8 @@ cudaDataType_t cudaType(ElemType t)
 bool fitsInt(std::int64_t v) { return v >= 0 && v <= std::numeric_limits<int>::max(); }
 
 }  // namespace
+
+GemmContext::GemmContext() = default;
 
 KernelStatus GemmContext::create(std::unique_ptr<GemmContext>* out, std::size_t workspaceBytes)
 {
@@ -46,6 +48,7 @@ KernelStatus GemmContext::create(std::unique_ptr<GemmContext>* out, std::size_t 
 GemmContext::~GemmContext()
 {
     // Errors here cannot be reported (a destructor) and leave nothing to undo.
+    m_tuned.reset();
     if (m_handle)
         cublasDestroy(static_cast<cublasHandle_t>(m_handle));
     if (m_workspace)
@@ -63,6 +66,10 @@ KernelStatus GemmContext::gemm(const GemmArgs& a, StreamHandle stream)
     HEARTH_KERNEL_REQUIRE(fitsInt(ldx) && fitsInt(ldw) && fitsInt(ldy), "GEMM leading dimensions must fit in int");
     HEARTH_KERNEL_REQUIRE(ldx >= a.k && ldw >= a.k && ldy >= a.n, "GEMM leading dimension shorter than a row");
     if (a.m == 0 || a.n == 0)
+        return KernelStatus::success();
+    bool done = false;
+    HEARTH_KERNEL_TRY(runPlanned(a, stream, &done));
+    if (done)
         return KernelStatus::success();
     auto handle = static_cast<cublasHandle_t>(m_handle);
     HEARTH_CUBLAS_CHECK(cublasSetStream(handle, detail::toStream(stream)));
