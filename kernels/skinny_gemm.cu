@@ -252,6 +252,11 @@ KernelStatus launch(const SkinnyParams& p, cudaStream_t stream)
 {
     using C = Config<MT, FG, FW>;
     const auto kernel = skinnyGemmKernel<T, MT, FG, FW>;
+    // The architecture the driver picked this kernel's code for (as prefillTensorCoreCompiled
+    // reads it): below sm_80 its body is a trap, which must be a refusal instead.
+    cudaFuncAttributes attr{};
+    HEARTH_CUDA_CHECK(cudaFuncGetAttributes(&attr, kernel));
+    HEARTH_KERNEL_REQUIRE(attr.ptxVersion >= 80, "skinnyGemm needs the kernels built for sm_80 or newer (bf16 WMMA, cp.async)");
     if (C::kSmemBytes > 48 * 1024)
         HEARTH_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmemBytes));
     const auto grid = static_cast<unsigned>((static_cast<std::int64_t>(p.n) + C::kFeatures - 1) / C::kFeatures);

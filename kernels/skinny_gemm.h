@@ -20,6 +20,7 @@ inline constexpr std::int64_t kSkinnyGemmMaxRows = 64;
 // aligned, k and ldx, ldw multiples of 8, outType == inType (fp16 or bf16); y needs only element
 // alignment and any ldy >= n. beta == 0 never reads y. Deterministic (no atomics: the same inputs
 // give the same bits), no allocation or host synchronisation, so it can be captured in a graph.
+// Refused (an error, nothing launched) where the kernels were not built for sm_80 or newer.
 // `tileFeatures` forces the output features per block (16, 32, 64 or 128; 0 = chosen from m, n
 // and the device's SM count): for tests and for an autotuner that wants to time the variants.
 KernelStatus skinnyGemm(const GemmArgs& args, StreamHandle stream, int tileFeatures = 0);
