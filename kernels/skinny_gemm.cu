@@ -7,7 +7,8 @@
 // tiles (1 at F = 16, else 2) times MT = ceil(m / 16) token tiles of accumulators (at most 64
 // registers) and a 128 / KG slice of every 128-wide k chunk.
 // Pipeline: the block copies k chunks of W [F rows][128] and X [m rows][128] with 16-byte
-// cp.async into a ring of S shared-memory stages (3 to 8, as many as ~112 KB holds) and keeps S-1
+// cp.async into a ring of S shared-memory stages (3 to 8, as many as ~112 KB holds, or ~220 KB
+// when the grid has no more blocks than SMs, so that each block has an SM to itself) and keeps S-1
 // chunks in flight while the warps multiply the oldest: with F = 16 that is 7 x 4 KB of weights
 // per block (up to 28 cp.async of 16 bytes in flight per thread), ~6 MB over the 224 blocks of a
 // 3584-row matrix, more than HBM's bandwidth-latency product. Weights go with an L2 evict-first
@@ -37,25 +38,27 @@ constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / 32;
 constexpr int kChunkK = 128;                  // k elements per pipeline stage
 constexpr int kLdS = kChunkK + 8;             // stage row stride in elements (+8 staggers banks)
-constexpr int kStageBudgetBytes = 112 * 1024;  // the ring's size target: two blocks per SM
+constexpr int kStageBudgetBytes = 112 * 1024;      // the ring's size target: two blocks per SM
+constexpr int kDeepStageBudgetBytes = 220 * 1024;  // one block per SM (grids of at most one per SM)
 constexpr int kChunksPerRow = kChunkK / 8;    // 16-byte copies per stage row
 
-// Shared-memory layout of one instantiation: MT token tiles, FG feature groups of FW tiles.
-template <int MT, int FG, int FW>
+// Shared-memory layout of one instantiation: MT token tiles, FG feature groups of FW tiles, and
+// a ring sized for two blocks per SM or (Deep) for one.
+template <int MT, int FG, int FW, bool Deep>
 struct Config {
     static constexpr int kKGroups = kWarps / FG;
     static constexpr int kFeatures = FG * FW * 16;
     static constexpr int kKPerWarp = kChunkK / kKGroups;
     static constexpr int kRowsPadded = MT * 16;  // X rows a stage holds (rows past m not copied)
     static constexpr int kStageElems = (kFeatures + kRowsPadded) * kLdS;
-    static constexpr int kStages = std::clamp(kStageBudgetBytes / (kStageElems * 2), 3, 8);
+    static constexpr int kStages = std::clamp((Deep ? kDeepStageBudgetBytes : kStageBudgetBytes) / (kStageElems * 2), 3, 8);
     static constexpr int kLdR = kFeatures + 4;   // fp32 reduction row stride (WMMA: multiple of 4)
     static constexpr int kPipeBytes = kStages * kStageElems * 2;
     static constexpr int kRedBytes = kKGroups * kRowsPadded * kLdR * 4;
     static constexpr int kSmemBytes = std::max(kPipeBytes, kRedBytes);
     // Two blocks per SM where shared memory allows and the accumulators (FW * MT * 8 registers)
     // leave room under the 128 registers that implies; ptxas spills otherwise.
-    static constexpr int kMinBlocks = kSmemBytes <= 113 * 1024 && FW * MT <= 4 ? 2 : 1;
+    static constexpr int kMinBlocks = kSmemBytes <= 113 * 1024 && FW * MT <= 4 && !Deep ? 2 : 1;
     static_assert(kWarps % FG == 0 && kKPerWarp % 16 == 0, "whole WMMA k steps per warp");
     static_assert((kStageElems * 2) % 128 == 0 && (kFeatures * kLdS * 2) % 128 == 0, "WMMA tiles 32-byte aligned");
     static_assert(((kFeatures + kRowsPadded) * kChunksPerRow) % kThreads == 0, "whole copy rounds per stage");
@@ -122,11 +125,11 @@ __device__ __forceinline__ void waitAsync()
 }
 #endif
 
-template <typename T, int MT, int FG, int FW>
-__global__ void __launch_bounds__(kThreads, Config<MT, FG, FW>::kMinBlocks) skinnyGemmKernel(SkinnyParams p)
+template <typename T, int MT, int FG, int FW, bool Deep>
+__global__ void __launch_bounds__(kThreads, Config<MT, FG, FW, Deep>::kMinBlocks) skinnyGemmKernel(SkinnyParams p)
 {
 #if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800) || defined(HEARTH_CUDASIM)  // bf16 WMMA and cp.async
-    using C = Config<MT, FG, FW>;
+    using C = Config<MT, FG, FW, Deep>;
     constexpr int F = C::kFeatures;
     constexpr int S = C::kStages;
     constexpr int KG = C::kKGroups;
@@ -247,11 +250,11 @@ __global__ void __launch_bounds__(kThreads, Config<MT, FG, FW>::kMinBlocks) skin
 #endif
 }
 
-template <typename T, int MT, int FG, int FW>
+template <typename T, int MT, int FG, int FW, bool Deep>
 KernelStatus launch(const SkinnyParams& p, cudaStream_t stream)
 {
-    using C = Config<MT, FG, FW>;
-    const auto kernel = skinnyGemmKernel<T, MT, FG, FW>;
+    using C = Config<MT, FG, FW, Deep>;
+    const auto kernel = skinnyGemmKernel<T, MT, FG, FW, Deep>;
     // The architecture the driver picked this kernel's code for (as prefillTensorCoreCompiled
     // reads it): below sm_80 its body is a trap, which must be a refusal instead.
     cudaFuncAttributes attr{};
@@ -265,26 +268,37 @@ KernelStatus launch(const SkinnyParams& p, cudaStream_t stream)
     return KernelStatus::success();
 }
 
-template <typename T, int FG, int FW>
+template <typename T, int FG, int FW, bool Deep>
 KernelStatus launchTokens(const SkinnyParams& p, cudaStream_t stream)
 {
     switch ((p.m + 15) / 16) {
-    case 1: return launch<T, 1, FG, FW>(p, stream);
-    case 2: return launch<T, 2, FG, FW>(p, stream);
-    case 3: return launch<T, 3, FG, FW>(p, stream);
-    default: return launch<T, 4, FG, FW>(p, stream);
+    case 1: return launch<T, 1, FG, FW, Deep>(p, stream);
+    case 2: return launch<T, 2, FG, FW, Deep>(p, stream);
+    case 3: return launch<T, 3, FG, FW, Deep>(p, stream);
+    default: return launch<T, 4, FG, FW, Deep>(p, stream);
     }
 }
 
-template <typename T>
+template <typename T, bool Deep>
 KernelStatus launchTile(const SkinnyParams& p, int tileFeatures, cudaStream_t stream)
 {
     switch (tileFeatures) {
-    case 16: return launchTokens<T, 1, 1>(p, stream);
-    case 32: return launchTokens<T, 1, 2>(p, stream);
-    case 64: return launchTokens<T, 2, 2>(p, stream);
-    default: return launchTokens<T, 4, 2>(p, stream);
+    case 16: return launchTokens<T, 1, 1, Deep>(p, stream);
+    case 32: return launchTokens<T, 1, 2, Deep>(p, stream);
+    case 64: return launchTokens<T, 2, 2, Deep>(p, stream);
+    default: return launchTokens<T, 4, 2, Deep>(p, stream);
     }
+}
+
+// A grid with no more blocks than SMs leaves each block an SM of its own: it gets the deep ring
+// (up to ~220 KB, one block per SM), whose extra chunks in flight make up for the SMs without one.
+template <typename T>
+KernelStatus launchDepth(const SkinnyParams& p, int tileFeatures, int nSms, cudaStream_t stream)
+{
+    const std::int64_t blocks = (static_cast<std::int64_t>(p.n) + tileFeatures - 1) / tileFeatures;
+    if (blocks <= nSms)
+        return launchTile<T, true>(p, tileFeatures, stream);
+    return launchTile<T, false>(p, tileFeatures, stream);
 }
 
 // The tile with the lowest estimated time: 1 means the weight-read floor. Shared memory moves
@@ -346,13 +360,13 @@ KernelStatus skinnyGemm(const GemmArgs& a, StreamHandle stream, int tileFeatures
                           "skinnyGemm tile must be 0 (auto), 16, 32, 64 or 128 features");
     if (a.m == 0 || a.n == 0)
         return KernelStatus::success();
-    if (tileFeatures == 0) {
-        int device = 0;
-        int nSms = 0;
-        HEARTH_CUDA_CHECK(cudaGetDevice(&device));
-        HEARTH_CUDA_CHECK(cudaDeviceGetAttribute(&nSms, cudaDevAttrMultiProcessorCount, device));
-        tileFeatures = autoTileFeatures(a.m, a.n, std::max(nSms, 1));
-    }
+    int device = 0;
+    int nSms = 0;
+    HEARTH_CUDA_CHECK(cudaGetDevice(&device));
+    HEARTH_CUDA_CHECK(cudaDeviceGetAttribute(&nSms, cudaDevAttrMultiProcessorCount, device));
+    nSms = std::max(nSms, 1);
+    if (tileFeatures == 0)
+        tileFeatures = autoTileFeatures(a.m, a.n, nSms);
     SkinnyParams p{};
     p.x = a.x;
     p.w = a.w;
@@ -367,8 +381,8 @@ KernelStatus skinnyGemm(const GemmArgs& a, StreamHandle stream, int tileFeatures
     p.beta = a.beta;
     const cudaStream_t s = detail::toStream(stream);
     if (a.inType == ElemType::F16)
-        return launchTile<__half>(p, tileFeatures, s);
-    return launchTile<__nv_bfloat16>(p, tileFeatures, s);
+        return launchDepth<__half>(p, tileFeatures, nSms, s);
+    return launchDepth<__nv_bfloat16>(p, tileFeatures, nSms, s);
 }
 
 bool skinnyGemmSupports(const GemmArgs& a) { return validate(a).ok; }
