@@ -4,11 +4,13 @@
 // 64), feature counts that end mid-tile and mid-block (1, 7, 83, 769, 1040), k within one 128-wide
 // chunk, across chunks with a partial last one (136, 1000) and the 7B width (3584), padded leading
 // dimensions (y padding must stay untouched), beta 0 over a NaN-filled y, beta 1, alpha != 1.
-// Also: bit-identical repeats, graph capture and replay, and the refused arguments.
+// cudasim has 4 SMs, so the small n take the deep ring (no more blocks than SMs) and the larger
+// ones the normal one. Also: bit-identical repeats, graph capture and replay, y one element off
+// alignment, and the refused arguments.
 #include <QtTest>
-
 #include <cuda_runtime.h>
 
+#include <algorithm>
 
 #include "gpu_test_util.h"
 #include "skinny_gemm.h"
@@ -327,6 +329,32 @@ private slots:
         std::vector<std::uint16_t> bits(p.y0Bits.size());
         GPU_OK(p.dY.download(bits));
         QVERIFY(bits == p.y0Bits);
+    }
+
+    // y needs only element alignment (a view one element into a buffer, odd ldy): the element
+    // before the view keeps its bits.
+    void yOffByOneElement()
+    {
+        Problem p;
+        makeProblem(p, Case{ElemType::BF16, 9, 83, 136, 0, 0, 0, 1.0f, 1.0f}, 5u);
+        GPU_OK(p.upload());
+        std::vector<std::uint16_t> yBits(p.y0Bits.size() + 1, kNanBits);
+        std::copy(p.y0Bits.begin(), p.y0Bits.end(), yBits.begin() + 1);
+        DeviceBuffer dY;
+        GPU_OK(dY.upload(yBits));
+        hk::GemmArgs a = p.args();
+        a.y = dY.as<std::uint16_t>() + 1;
+        QVERIFY(hk::skinnyGemmSupports(a));
+        const auto ref = hostReference(p);
+        for (int tile : kTiles) {
+            GPU_OK(dY.upload(yBits));
+            GPU_OK(hk::skinnyGemm(a, nullptr, tile));
+            std::vector<std::uint16_t> bits(yBits.size());
+            GPU_OK(dY.download(bits));
+            QCOMPARE(bits[0], kNanBits);
+            const std::vector<std::uint16_t> view(bits.begin() + 1, bits.end());
+            GPU_COMPARE(decode(view, ElemType::BF16), ref, toleranceFor(ElemType::BF16, rms(ref)));
+        }
     }
 
     // m == 0 or n == 0: success without a launch (y, even null, untouched).
