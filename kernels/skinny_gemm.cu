@@ -24,6 +24,7 @@
 #include <mma.h>
 
 #include <algorithm>
+#include <atomic>
 #include <limits>
 
 #include "cuda_check.cuh"
@@ -250,18 +251,43 @@ __global__ void __launch_bounds__(kThreads, Config<MT, FG, FW, Deep>::kMinBlocks
 #endif
 }
 
+// Host-side memos of what never changes for a device (its SM count, a kernel's preparation), so
+// that a call costs a launch and not four more driver queries: an eagerly timed call of a 5 us
+// GEMM must not be bound by its own host overhead. Devices past the memo are asked every time.
+constexpr int kMemoDevices = 32;
+
+KernelStatus multiprocessorCount(int device, int* nSms)
+{
+    static std::atomic<int> memo[kMemoDevices];  // 0: not asked yet
+    const bool memoised = device >= 0 && device < kMemoDevices;
+    if (memoised && (*nSms = memo[device].load(std::memory_order_relaxed)) > 0)
+        return KernelStatus::success();
+    int n = 0;
+    HEARTH_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device));
+    *nSms = std::max(n, 1);
+    if (memoised)
+        memo[device].store(*nSms, std::memory_order_relaxed);
+    return KernelStatus::success();
+}
+
 template <typename T, int MT, int FG, int FW, bool Deep>
-KernelStatus launch(const SkinnyParams& p, cudaStream_t stream)
+KernelStatus launch(const SkinnyParams& p, int device, cudaStream_t stream)
 {
     using C = Config<MT, FG, FW, Deep>;
     const auto kernel = skinnyGemmKernel<T, MT, FG, FW, Deep>;
-    // The architecture the driver picked this kernel's code for (as prefillTensorCoreCompiled
-    // reads it): below sm_80 its body is a trap, which must be a refusal instead.
-    cudaFuncAttributes attr{};
-    HEARTH_CUDA_CHECK(cudaFuncGetAttributes(&attr, kernel));
-    HEARTH_KERNEL_REQUIRE(attr.ptxVersion >= 80, "skinnyGemm needs the kernels built for sm_80 or newer (bf16 WMMA, cp.async)");
-    if (C::kSmemBytes > 48 * 1024)
-        HEARTH_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmemBytes));
+    static std::atomic<std::uint32_t> prepared{0};  // bit d: done for device d (redoing it is harmless)
+    const std::uint32_t bit = device >= 0 && device < kMemoDevices ? 1u << device : 0u;
+    if ((prepared.load(std::memory_order_acquire) & bit) == 0) {
+        // The architecture the driver picked this kernel's code for (as prefillTensorCoreCompiled
+        // reads it): below sm_80 its body is a trap, which must be a refusal instead.
+        cudaFuncAttributes attr{};
+        HEARTH_CUDA_CHECK(cudaFuncGetAttributes(&attr, kernel));
+        HEARTH_KERNEL_REQUIRE(attr.ptxVersion >= 80,
+                              "skinnyGemm needs the kernels built for sm_80 or newer (bf16 WMMA, cp.async)");
+        if (C::kSmemBytes > 48 * 1024)
+            HEARTH_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmemBytes));
+        prepared.fetch_or(bit, std::memory_order_release);
+    }
     const auto grid = static_cast<unsigned>((static_cast<std::int64_t>(p.n) + C::kFeatures - 1) / C::kFeatures);
     kernel<<<grid, kThreads, C::kSmemBytes, stream>>>(p);
     HEARTH_CUDA_CHECK_LAUNCH();
@@ -269,36 +295,36 @@ KernelStatus launch(const SkinnyParams& p, cudaStream_t stream)
 }
 
 template <typename T, int FG, int FW, bool Deep>
-KernelStatus launchTokens(const SkinnyParams& p, cudaStream_t stream)
+KernelStatus launchTokens(const SkinnyParams& p, int device, cudaStream_t stream)
 {
     switch ((p.m + 15) / 16) {
-    case 1: return launch<T, 1, FG, FW, Deep>(p, stream);
-    case 2: return launch<T, 2, FG, FW, Deep>(p, stream);
-    case 3: return launch<T, 3, FG, FW, Deep>(p, stream);
-    default: return launch<T, 4, FG, FW, Deep>(p, stream);
+    case 1: return launch<T, 1, FG, FW, Deep>(p, device, stream);
+    case 2: return launch<T, 2, FG, FW, Deep>(p, device, stream);
+    case 3: return launch<T, 3, FG, FW, Deep>(p, device, stream);
+    default: return launch<T, 4, FG, FW, Deep>(p, device, stream);
     }
 }
 
 template <typename T, bool Deep>
-KernelStatus launchTile(const SkinnyParams& p, int tileFeatures, cudaStream_t stream)
+KernelStatus launchTile(const SkinnyParams& p, int tileFeatures, int device, cudaStream_t stream)
 {
     switch (tileFeatures) {
-    case 16: return launchTokens<T, 1, 1, Deep>(p, stream);
-    case 32: return launchTokens<T, 1, 2, Deep>(p, stream);
-    case 64: return launchTokens<T, 2, 2, Deep>(p, stream);
-    default: return launchTokens<T, 4, 2, Deep>(p, stream);
+    case 16: return launchTokens<T, 1, 1, Deep>(p, device, stream);
+    case 32: return launchTokens<T, 1, 2, Deep>(p, device, stream);
+    case 64: return launchTokens<T, 2, 2, Deep>(p, device, stream);
+    default: return launchTokens<T, 4, 2, Deep>(p, device, stream);
     }
 }
 
 // A grid with no more blocks than SMs leaves each block an SM of its own: it gets the deep ring
 // (up to ~220 KB, one block per SM), whose extra chunks in flight make up for the SMs without one.
 template <typename T>
-KernelStatus launchDepth(const SkinnyParams& p, int tileFeatures, int nSms, cudaStream_t stream)
+KernelStatus launchDepth(const SkinnyParams& p, int tileFeatures, int device, int nSms, cudaStream_t stream)
 {
     const std::int64_t blocks = (static_cast<std::int64_t>(p.n) + tileFeatures - 1) / tileFeatures;
     if (blocks <= nSms)
-        return launchTile<T, true>(p, tileFeatures, stream);
-    return launchTile<T, false>(p, tileFeatures, stream);
+        return launchTile<T, true>(p, tileFeatures, device, stream);
+    return launchTile<T, false>(p, tileFeatures, device, stream);
 }
 
 // The tile with the lowest estimated time: 1 means the weight-read floor. Shared memory moves
@@ -363,8 +389,7 @@ KernelStatus skinnyGemm(const GemmArgs& a, StreamHandle stream, int tileFeatures
     int device = 0;
     int nSms = 0;
     HEARTH_CUDA_CHECK(cudaGetDevice(&device));
-    HEARTH_CUDA_CHECK(cudaDeviceGetAttribute(&nSms, cudaDevAttrMultiProcessorCount, device));
-    nSms = std::max(nSms, 1);
+    HEARTH_KERNEL_TRY(multiprocessorCount(device, &nSms));
     if (tileFeatures == 0)
         tileFeatures = autoTileFeatures(a.m, a.n, nSms);
     SkinnyParams p{};
@@ -381,8 +406,8 @@ KernelStatus skinnyGemm(const GemmArgs& a, StreamHandle stream, int tileFeatures
     p.beta = a.beta;
     const cudaStream_t s = detail::toStream(stream);
     if (a.inType == ElemType::F16)
-        return launchDepth<__half>(p, tileFeatures, nSms, s);
-    return launchDepth<__nv_bfloat16>(p, tileFeatures, nSms, s);
+        return launchDepth<__half>(p, tileFeatures, device, nSms, s);
+    return launchDepth<__nv_bfloat16>(p, tileFeatures, device, nSms, s);
 }
 
 bool skinnyGemmSupports(const GemmArgs& a) { return validate(a).ok; }
