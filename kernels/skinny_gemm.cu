@@ -7,12 +7,14 @@
 // tiles (1 at F = 16, else 2) times MT = ceil(m / 16) token tiles of accumulators (at most 64
 // registers) and a 128 / KG slice of every 128-wide k chunk.
 // Pipeline: the block copies k chunks of W [F rows][128] and X [m rows][128] with 16-byte
-// cp.async into a ring of S shared-memory stages (3 to 8, as many as ~112 KB holds, or ~220 KB
+// cp.async into a ring of S shared-memory stages (3 to 12, as many as ~112 KB holds, or ~220 KB
 // when the grid has no more blocks than SMs, so that each block has an SM to itself) and keeps S-1
-// chunks in flight while the warps multiply the oldest: with F = 16 that is 7 x 4 KB of weights
-// per block (up to 28 cp.async of 16 bytes in flight per thread), ~6 MB over the 224 blocks of a
-// 3584-row matrix, more than HBM's bandwidth-latency product. Weights go with an L2 evict-first
-// policy (read once per step); X comes from L2 again for each block (m/F of the weight bytes).
+// chunks in flight while the warps multiply the oldest: with F = 16 and m <= 16 that is 11 x 4 KB
+// of weights per block (11 weight and 11 X copies of 16 bytes in flight per thread), ~10 MB over
+// the 224 blocks of a 3584-row matrix, about twice HBM's bandwidth-latency product (~5 MB at
+// 4.8 TB/s and ~1 us loaded latency); the larger m and F keep 16..144 KB per block. Weights go
+// with an L2 evict-first policy (read once per step); X comes from L2 again for each block (m/F
+// of the weight bytes).
 // k past its end is zero-filled; W rows past n and X rows past m are never copied (they only
 // reach accumulator rows/columns that are not stored).
 // End: the KG partial tiles of each feature tile go through shared memory (fp32, over the
@@ -52,7 +54,7 @@ struct Config {
     static constexpr int kKPerWarp = kChunkK / kKGroups;
     static constexpr int kRowsPadded = MT * 16;  // X rows a stage holds (rows past m not copied)
     static constexpr int kStageElems = (kFeatures + kRowsPadded) * kLdS;
-    static constexpr int kStages = std::clamp((Deep ? kDeepStageBudgetBytes : kStageBudgetBytes) / (kStageElems * 2), 3, 8);
+    static constexpr int kStages = std::clamp((Deep ? kDeepStageBudgetBytes : kStageBudgetBytes) / (kStageElems * 2), 3, 12);
     static constexpr int kLdR = kFeatures + 4;   // fp32 reduction row stride (WMMA: multiple of 4)
     static constexpr int kPipeBytes = kStages * kStageElems * 2;
     static constexpr int kRedBytes = kKGroups * kRowsPadded * kLdR * 4;
