@@ -180,7 +180,7 @@ __global__ void __launch_bounds__(kThreads, Config<MT, FG, FW, Deep>::kMinBlocks
             wmma::fill_fragment(acc[i][t], 0.0f);
 
     const int nChunks = (p.k + kChunkK - 1) / kChunkK;
-#pragma unroll
+#pragma unroll 1  // up to 11 stages of up to 12 copy rounds each: not worth the code size
     for (int s = 0; s < S - 1; ++s) {
         if (s < nChunks)
             loadStage(s, s);
