@@ -51,8 +51,10 @@ QString loadStageName(const std::string& stage)
     if (stage == kLoadStageReady) return LoadPanel::tr("ready");
     if (stage == kLoadStageTokenizer) return LoadPanel::tr("reading the tokenizer");
     if (stage == kLoadStageCudaContext) return LoadPanel::tr("starting the GPU");
+    if (stage == kLoadStageStaging) return LoadPanel::tr("reserving transfer buffers");
     if (stage == kLoadStageCublas) return LoadPanel::tr("GPU math libraries and workspace");
     if (stage == kLoadStageKvPool) return LoadPanel::tr("reserving the KV cache");
+    if (stage == kLoadStageGemmTuning) return LoadPanel::tr("choosing the fastest matrix kernels");
     return QString::fromStdString(stage);
 }
 

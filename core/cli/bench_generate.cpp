@@ -325,6 +325,8 @@ void addBenchGenerateOptions(CLI::App* cmd, BenchGenerateArgs& a)
                                         "Generation bench: decode measured after prompts this long (empty: none)")
                             ->capture_default_str();
     cmd->add_flag("--quick", a.quick, "Generation bench: small defaults for a CPU smoke run (16,64; streams 1,4; 8 tokens; no long contexts)");
+    cmd->add_flag("--no-gemm-tune", a.noGemmTune,
+                  "CUDA: skip the GEMM tuning at load and run every GEMM by cuBLAS's default (to measure what tuning gives)");
     cmd->add_flag("--compare-llamacpp-h100", a.compareLlamacpp,
                   "Generation bench: print llama.cpp's H100 figures (measured elsewhere) beside the results");
     cmd->add_option("--threads", a.threads, "Generation bench: CPU backend threads (0: one per core)");
@@ -370,6 +372,7 @@ int runBenchGenerate(const BenchGenerateArgs& a, const std::string& model, bool 
     EngineOptions options;
     options.backend = a.backend == "cpu" ? BackendChoice::Cpu : a.backend == "cuda" ? BackendChoice::Cuda : BackendChoice::Auto;
     options.nThreads = a.threads;
+    options.tuneGemms = !a.noGemmTune;
     options.maxBatchSequences = static_cast<std::int32_t>(std::max<std::int64_t>(16, maxStreams));
     options.maxQueuedRequests = static_cast<std::int32_t>(std::max<std::int64_t>(64, maxStreams + 8));
     auto created = Engine::create(options);
@@ -543,6 +546,7 @@ int runBenchGenerate(const BenchGenerateArgs& a, const std::string& model, bool 
 
     json j = {{"model", model}, {"backend", state.backendName}, {"backendReason", state.reason}, {"contextLength", ctx},
               {"vocabSize", info->vocabSize}, {"seed", a.seed}, {"decodeTokens", z.decodeTokens}, {"quick", a.quick},
+              {"gemmTuning", !a.noGemmTune},
               {"promptNote", "random token ids, fresh for every request: the prefix cache does not help"},
               {"load", {{"wallS", loadWallS}, {"engineElapsedS", state.progress.elapsedS}, {"bytes", state.progress.bytesTotal},
                         {"breakdown", json::array()}}},

@@ -16,6 +16,7 @@ struct BenchGenerateArgs {
     std::string longContexts = "8192,32768";
     bool quick = false;
     bool compareLlamacpp = false;
+    bool noGemmTune = false;  // CUDA: every GEMM on cuBLAS's default, to compare with the tuned plans
     int threads = 0;
     unsigned seed = 1234;
     double timeoutS = 600.0;  // per wait (load, one run); a stuck engine ends the bench with an error

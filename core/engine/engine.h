@@ -30,8 +30,11 @@ inline constexpr const char* kLoadStageReady = "ready";
 inline constexpr const char* kLoadStageTokenizer = "tokenizer";
 // Breakdown-only entries of the CUDA load path: device setup run while the weights stream in.
 inline constexpr const char* kLoadStageCudaContext = "CUDA context";
+// What the reads wait for on the CUDA path: the pinned staging ring and the device destinations.
+inline constexpr const char* kLoadStageStaging = "staging buffers";
 inline constexpr const char* kLoadStageCublas = "cuBLAS and workspace";
 inline constexpr const char* kLoadStageKvPool = "KV cache";
+inline constexpr const char* kLoadStageGemmTuning = "GEMM tuning";
 
 // One weight file's share of a load.
 struct LoadFileProgress {
@@ -86,6 +89,9 @@ struct EngineOptions {
     std::function<void(const LoadProgress&)> onLoadProgress;
     std::uint64_t loadReadChunkBytes = 16u << 20;  // weights are read (and progress reported) in chunks this size
     WeightDType weightDtype = WeightDType::AsStored;
+    // CUDA: time the GEMM methods for this model's shapes while the weights load, and keep the
+    // fastest (cached per card under cacheDir(), so a later load of the same shapes skips it).
+    bool tuneGemms = true;
 };
 
 // The prefill chunk the engine runs with on the chosen backend (options' own when set).

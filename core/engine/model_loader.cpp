@@ -178,17 +178,23 @@ Result<LoadedModel> loadOnDevice(const ModelLoadParams& params, const ModelConfi
     out.weights = r.weights;
     out.readMode = r.report.readMode;
     out.backendReason = "running on CUDA: " + r.describe + " (weights streamed to the device)";
-    // "opening" holds the files and buffers and the wait for the context; the device setup that
-    // ran beside the transfer is listed as overlapped, and any part of it that outlasted the
-    // transfer as time of its own.
+    // Before the first read: "opening" (config, headers, files), the wait for the context, the
+    // memory plan and the weight storage ("CUDA context"), then the pinned staging ring and
+    // destinations; the device setup that ran beside the transfer is listed as overlapped, and
+    // any part of it that outlasted the transfer as time of its own.
     std::vector<LoadStageTime> breakdown = request.pipe.stagesBefore;
-    breakdown[0].ms += r.contextWaitMs + r.report.openMs;
+    breakdown[0].ms += r.report.openMs - r.report.stagingMs;
+    breakdown.push_back(LoadStageTime{kLoadStageCudaContext, r.contextWaitMs, false});
+    breakdown.push_back(LoadStageTime{kLoadStageStaging, r.transferSetupMs + r.report.stagingMs, false});
     breakdown.push_back(LoadStageTime{kLoadStageReading, r.report.readMs, false});
-    breakdown.push_back(LoadStageTime{kLoadStageCudaContext, r.setup.contextMs, true});
     breakdown.push_back(LoadStageTime{kLoadStageCublas, r.setup.cublasMs + r.setup.workspaceMs, true});
     breakdown.push_back(LoadStageTime{kLoadStageKvPool, r.setup.kvMs, true});
+    if (r.setup.gemmTuneMs > 0.0)
+        breakdown.push_back(LoadStageTime{kLoadStageGemmTuning, r.setup.gemmTuneMs, true});
+    // What outlasted the transfer: the tuner when it ran (by far the longest set-up step), else the pool.
     if (r.setupWaitMs >= 1.0)
-        breakdown.push_back(LoadStageTime{kLoadStageKvPool, r.setupWaitMs, false});
+        breakdown.push_back(LoadStageTime{r.setup.gemmTuneMs > 0.0 ? kLoadStageGemmTuning : kLoadStageKvPool,
+                                          r.setupWaitMs, false});
     breakdown.push_back(LoadStageTime{kLoadStageConverting, r.finishMs, false});
     addTokenizerTimes(breakdown, tokenizerJob, tokenizerWaitMs);
     breakdown.push_back(LoadStageTime{kLoadStageWarmingUp, r.warmUpMs, false});

@@ -287,6 +287,7 @@ Result<LoadPipelineReport> Pipeline::run()
     if (Status opened = openFiles(*reader); !opened)
         return abortWith(opened.error());
     // A chunk read directly starts up to one alignment unit early and ends up to one late.
+    const auto stagingStart = Clock::now();
     Result<std::vector<StagingBuffer>> buffers =
         m_sink.allocateStaging(nBuffers, static_cast<std::size_t>(chunkBytes + 2 * kDirectIoAlignment), kDirectIoAlignment);
     if (!buffers)
@@ -294,6 +295,7 @@ Result<LoadPipelineReport> Pipeline::run()
     m_buffers = std::move(*buffers);
     if (Status dest = m_sink.allocateDestinations(m_plan); !dest)
         return abortWith(dest.error());
+    m_report.stagingMs = msSince(stagingStart);
     m_slots.assign(static_cast<std::size_t>(nBuffers), Slot{});
     for (int s = 0; s < nBuffers; ++s)
         m_slots[static_cast<std::size_t>(s)].allowedJob = s;
@@ -321,11 +323,13 @@ Result<LoadPipelineReport> Pipeline::run()
     m_changed.notify_all();
     for (std::thread& t : readers)
         t.join();
-    m_report.readMs = msSince(readStart);
     if (m_error)
         return abortWith(*m_error);
+    // The transfer ends when the sink has the last byte where it belongs (a device sink waits
+    // for its last uploads here), not when the last chunk was handed over.
     if (Status finished = m_sink.finish(); !finished)
         return abortWith(finished.error());
+    m_report.readMs = msSince(readStart);
     for (const auto& file : m_files)
         m_report.fileModes.push_back(file->mode());
     m_files.clear();

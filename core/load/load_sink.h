@@ -40,7 +40,8 @@ public:
     virtual Status consume(const FilledChunk& chunk) = 0;
     // Returns once the sink no longer reads the buffer (an upload finished); then it may be refilled.
     virtual Status waitReusable(int bufferIndex) = 0;
-    // Every byte has arrived: finish pending work and free the staging buffers.
+    // Every byte has arrived: finish pending work (the staging buffers may stay until abort or
+    // destruction).
     virtual Status finish() = 0;
     // Frees staging and destinations; nothing loaded stays usable.
     virtual void abort() = 0;

@@ -42,7 +42,8 @@ struct LoadPipelineReport {
     std::uint64_t bytesLoaded = 0;     // tensor bytes handed to the sink
     std::uint64_t bytesFromDisk = 0;   // including the alignment slack of direct reads
     double openMs = 0.0;               // opening the files, allocating staging and destinations
-    double readMs = 0.0;               // first read to last byte handed to the sink
+    double stagingMs = 0.0;            // of openMs: the staging ring and the destinations (pinned, device)
+    double readMs = 0.0;               // first read to the sink's finish (every byte in place)
     double sinkMs = 0.0;               // time the sink spent in consume (overlapped with reading)
     int nReaders = 0;
     int nBuffers = 0;

@@ -963,6 +963,14 @@ Hugging Face 缓存中该仓库已下载的所有版本也会一并删除。</tr
         <source>reserving the KV cache</source>
         <translation>预留 KV 缓存</translation>
     </message>
+    <message>
+        <source>reserving transfer buffers</source>
+        <translation>预留传输缓冲区</translation>
+    </message>
+    <message>
+        <source>choosing the fastest matrix kernels</source>
+        <translation>选择最快的矩阵运算内核</translation>
+    </message>
 </context>
 <context>
     <name>hearth::gui::LoraPanel</name>

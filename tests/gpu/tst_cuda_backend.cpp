@@ -694,6 +694,7 @@ private slots:
         options.backend = BackendChoice::Cuda;
         options.kvBudgetBytes = kvBudgetBytes;
         options.prefillChunkTokens = 32;
+        options.tuneGemms = false;  // tst_cuda_load covers tuning; its plan cache would outlive this run
         const std::uint64_t replays = cuda::decodeGraphCounters().replays;
         auto engine = Engine::create(options);
         QVERIFY2(engine.isOk(), engine.isOk() ? "" : engine.error().toString().c_str());

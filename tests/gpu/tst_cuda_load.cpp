@@ -7,8 +7,12 @@
 // - a load cancelled as soon as it starts gives every byte of device memory back;
 // - the device conversion equals the host upload's (load/half_convert.h) bit for bit on edge
 //   values: rounding ties, saturation at 65504, infinities, NaN payloads, subnormals, an odd
-//   count starting off a 16-byte boundary.
+//   count starting off a 16-byte boundary;
+// - with GEMM tuning on, the first load times the model's shapes and writes the plan cache, the
+//   next one takes every plan from it (a corrupt cache is ignored and rewritten), and the tuned
+//   backend still gives the golden outputs.
 // Skipped (QSKIP, exit 0) without a CUDA device.
+#include <QDir>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -18,12 +22,14 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <numeric>
 
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/cuda_load.h"
 #include "engine/cuda/cuda_load_ops.h"
+#include "engine/cuda/gemm_plan_cache.h"
 #include "engine/device_layout.h"
 #include "engine/model_weights.h"
 #include "kernels.h"
@@ -58,12 +64,15 @@ CudaBackendOptions cudaOptions(bool bf16)
     return o;
 }
 
-EngineOptions engineOptions(bool bf16)
+// GEMM tuning off unless a test is about it: its plans persist in the cache folder, and on
+// cudasim its timings are meaningless.
+EngineOptions engineOptions(bool bf16, bool tuneGemms = false)
 {
     EngineOptions o;
     o.backend = BackendChoice::Cuda;
     o.kvBudgetBytes = 64ull << 20;
     o.weightDtype = bf16 ? WeightDType::BF16 : WeightDType::F16;
+    o.tuneGemms = tuneGemms;
     return o;
 }
 
@@ -92,14 +101,14 @@ std::vector<double> logSoftmax(const float* row, std::int64_t n)
 }
 
 Result<CudaLoadResult> loadByDevice(const std::string& dir, bool bf16, const std::atomic<bool>* cancel = nullptr,
-                                    std::function<void(const LoadProgress&)> onProgress = {})
+                                    std::function<void(const LoadProgress&)> onProgress = {}, bool tuneGemms = false)
 {
     HEARTH_TRY_ASSIGN(ModelConfig config, loadModelConfig(dir));
     HEARTH_TRY_ASSIGN(LoadPlan plan, makeLoadPlan(dir));
     CudaLoadRequest r;
     r.config = config;
     r.plan = &plan;
-    r.options = engineOptions(bf16);
+    r.options = engineOptions(bf16, tuneGemms);
     r.pipe.chunkBytes = 4096;  // many chunks even for the small reference models
     r.pipe.nReaders = 3;
     r.pipe.nBuffers = 3;
@@ -162,6 +171,45 @@ private:
     QTemporaryDir m_tmp;
     std::string m_dir;
     nlohmann::json m_golden;
+
+    // golden.json's top-1 (where the margin allows) and log-probabilities at every position.
+    void checkGolden(Backend& backend, const std::string& model, bool bf16)
+    {
+        const std::int64_t vocab = backend.config().vocabSize;
+        const nlohmann::json& prompts = m_golden[model];
+        QVERIFY(prompts.is_array() && !prompts.empty());
+        for (std::size_t p = 0; p < prompts.size(); ++p) {
+            const auto ids = prompts[p]["ids"].get<std::vector<std::int32_t>>();
+            BlockTable table;
+            QVERIFY(backend.kvPool().reserve(table, static_cast<std::int64_t>(ids.size())).isOk());
+            SequenceStep s;
+            s.tokenIds = ids;
+            s.positions.resize(ids.size());
+            std::iota(s.positions.begin(), s.positions.end(), 0);
+            s.blockTable = &table;
+            s.logits = LogitsRows::All;
+            BatchPlan plan;
+            plan.sequences.push_back(s);
+            auto out = backend.forward(plan);
+            backend.kvPool().release(table);
+            QVERIFY2(out.isOk(), out.isOk() ? "" : out.error().toString().c_str());
+            for (std::size_t i = 0; i < ids.size(); ++i) {
+                const auto topIds = prompts[p]["top_ids"][i].get<std::vector<std::int32_t>>();
+                const auto topLp = prompts[p]["top_logprobs"][i].get<std::vector<double>>();
+                const std::vector<double> lp = logSoftmax(out->logits.data() + static_cast<std::int64_t>(i) * vocab, vocab);
+                for (std::size_t k = 0; k < topIds.size(); ++k) {
+                    const double diff = std::fabs(lp[static_cast<std::size_t>(topIds[k])] - topLp[k]);
+                    QVERIFY2(diff <= logprobTolerance(bf16), ("prompt " + std::to_string(p) + " position " + std::to_string(i) +
+                                                         " token " + std::to_string(topIds[k]) + ": off by " +
+                                                         std::to_string(diff)).c_str());
+                }
+                if (topLp.size() >= 2 && topLp[0] - topLp[1] > kMargin) {
+                    const auto best = std::max_element(lp.begin(), lp.end()) - lp.begin();
+                    QCOMPARE(static_cast<std::int32_t>(best), topIds[0]);
+                }
+            }
+        }
+    }
 
 private slots:
     void initTestCase()
@@ -231,40 +279,137 @@ private slots:
         QFETCH(bool, bf16);
         auto device = loadByDevice(m_dir + "/" + model.toStdString(), bf16);
         QVERIFY2(device.isOk(), device.isOk() ? "" : device.error().toString().c_str());
-        Backend& backend = *device->backend;
-        const std::int64_t vocab = backend.config().vocabSize;
-        const nlohmann::json& prompts = m_golden[model.toStdString()];
-        QVERIFY(prompts.is_array() && !prompts.empty());
-        for (std::size_t p = 0; p < prompts.size(); ++p) {
-            const auto ids = prompts[p]["ids"].get<std::vector<std::int32_t>>();
-            BlockTable table;
-            QVERIFY(backend.kvPool().reserve(table, static_cast<std::int64_t>(ids.size())).isOk());
-            SequenceStep s;
-            s.tokenIds = ids;
-            s.positions.resize(ids.size());
-            std::iota(s.positions.begin(), s.positions.end(), 0);
-            s.blockTable = &table;
-            s.logits = LogitsRows::All;
-            BatchPlan plan;
-            plan.sequences.push_back(s);
-            auto out = backend.forward(plan);
-            backend.kvPool().release(table);
-            QVERIFY2(out.isOk(), out.isOk() ? "" : out.error().toString().c_str());
-            for (std::size_t i = 0; i < ids.size(); ++i) {
-                const auto topIds = prompts[p]["top_ids"][i].get<std::vector<std::int32_t>>();
-                const auto topLp = prompts[p]["top_logprobs"][i].get<std::vector<double>>();
-                const std::vector<double> lp = logSoftmax(out->logits.data() + static_cast<std::int64_t>(i) * vocab, vocab);
-                for (std::size_t k = 0; k < topIds.size(); ++k) {
-                    const double diff = std::fabs(lp[static_cast<std::size_t>(topIds[k])] - topLp[k]);
-                    QVERIFY2(diff <= logprobTolerance(bf16), ("prompt " + std::to_string(p) + " position " + std::to_string(i) +
-                                                         " token " + std::to_string(topIds[k]) + ": off by " +
-                                                         std::to_string(diff)).c_str());
-                }
-                if (topLp.size() >= 2 && topLp[0] - topLp[1] > kMargin) {
-                    const auto best = std::max_element(lp.begin(), lp.end()) - lp.begin();
-                    QCOMPARE(static_cast<std::int32_t>(best), topIds[0]);
-                }
+        checkGolden(*device->backend, model.toStdString(), bf16);
+    }
+
+    void tunedGemmsAreCachedAndMatchGolden()
+    {
+        QTemporaryDir cache;
+        QVERIFY(cache.isValid());
+        // The cache folder is $XDG_CACHE_HOME/hearth: a fresh one, put back on every way out.
+        struct RestoreEnv {
+            QByteArray before = qgetenv("XDG_CACHE_HOME");
+            ~RestoreEnv()
+            {
+                if (before.isNull())
+                    qunsetenv("XDG_CACHE_HOME");
+                else
+                    qputenv("XDG_CACHE_HOME", before);
             }
+        } restore;
+        qputenv("XDG_CACHE_HOME", cache.path().toUtf8());
+        const std::string model = kReferenceModelD128;
+        const std::string dir = m_dir + "/" + model;
+        const std::string plans = cache.path().toStdString() + "/hearth";
+        const auto planFiles = [&] {
+            return QDir(QString::fromStdString(plans)).entryList({QStringLiteral("gemm-plans-*.json")}, QDir::Files);
+        };
+
+        // "... N timed now, M from the cache)" of the backend's description.
+        const auto counts = [](const std::string& text) {
+            int timed = -1, cached = -1;
+            const std::size_t at = text.find("; GEMM plans: ");
+            const std::size_t semi = at == std::string::npos ? at : text.find("; ", at + 14);
+            if (semi != std::string::npos)
+                std::sscanf(text.c_str() + semi, "; %d timed now, %d from the cache", &timed, &cached);
+            return std::pair{timed, cached};
+        };
+
+        auto first = loadByDevice(dir, false, nullptr, {}, true);
+        QVERIFY2(first.isOk(), first.isOk() ? "" : first.error().toString().c_str());
+        qInfo("%s; tuning %.0f ms", first->describe.c_str(), first->setup.gemmTuneMs);
+        QVERIFY(first->setup.gemmTuneMs > 0.0);
+        const auto [timed1, cached1] = counts(first->describe);
+        QVERIFY2(timed1 > 0 && cached1 == 0, first->describe.c_str());
+        QCOMPARE(planFiles().size(), 1);
+        checkGolden(*first->backend, model, false);
+        if (QTest::currentTestFailed())
+            return;
+        first->backend.reset();
+
+        // Everything the first load timed comes from the cache (on a slow stand-in the tuning
+        // budget may have left shapes for this load to time).
+        auto second = loadByDevice(dir, false, nullptr, {}, true);
+        QVERIFY2(second.isOk(), second.isOk() ? "" : second.error().toString().c_str());
+        const auto [timed2, cached2] = counts(second->describe);
+        QVERIFY2(cached2 >= timed1 && timed2 >= 0, second->describe.c_str());
+        checkGolden(*second->backend, model, false);
+        if (QTest::currentTestFailed())
+            return;
+        second->backend.reset();
+
+        // A damaged cache is no cache: the load tunes again and writes a good file.
+        const std::string path = plans + "/" + planFiles().front().toStdString();
+        QVERIFY(writeFileAtomically(path, "{\"format\": 1, \"plans\": [{").isOk());
+        auto third = loadByDevice(dir, false, nullptr, {}, true);
+        QVERIFY2(third.isOk(), third.isOk() ? "" : third.error().toString().c_str());
+        const auto [timed3, cached3] = counts(third->describe);
+        QVERIFY2(timed3 > 0 && cached3 == 0, third->describe.c_str());
+        auto text = readTextFile(path);
+        QVERIFY(text.isOk());
+        QVERIFY(!nlohmann::json::parse(*text, nullptr, false).is_discarded());
+    }
+
+    // The plan cache keeps what it was given and refuses files of another identity or shape.
+    void planCacheRoundTripsAndRefusesBadFiles()
+    {
+        QTemporaryDir tmp;
+        QVERIFY(tmp.isValid());
+        const std::string identity = cuda::gemmPlanIdentity("Test GPU", 13000);
+        QVERIFY(identity.find("Test GPU") != std::string::npos && identity.find("cuBLASLt") != std::string::npos);
+        const std::string path = cuda::gemmPlanCachePath(tmp.path().toStdString() + "/sub", identity);
+        kernels::GemmPlan lt;
+        lt.problem = {32, 37888, 3584, kernels::ElemType::BF16, kernels::ElemType::BF16};
+        lt.method = kernels::GemmMethod::CublasLt;
+        lt.ltAlgo = {1, 2, 3, 4, 5, 6, 7, 0xffffffffffffffffull};
+        lt.defaultUs = 120.5f;
+        lt.chosenUs = 80.25f;
+        lt.nCandidates = 7;
+        kernels::GemmPlan skinny = lt;
+        skinny.problem = {16, 3584, 18944, kernels::ElemType::BF16, kernels::ElemType::BF16};
+        skinny.method = kernels::GemmMethod::Skinny;
+        skinny.skinnyTile = 32;
+        kernels::GemmPlan plain = lt;
+        plain.problem = {8, 152064, 3584, kernels::ElemType::BF16, kernels::ElemType::F32};
+        plain.method = kernels::GemmMethod::Cublas;
+        kernels::GemmPlan untimed;  // never timed: not written
+        untimed.problem = {512, 4608, 3584, kernels::ElemType::BF16, kernels::ElemType::BF16};
+        QVERIFY(cuda::writeGemmPlans(path, identity, {lt, skinny, plain, untimed}).isOk());
+        auto back = cuda::readGemmPlans(path, identity);
+        QVERIFY2(back.isOk(), back.isOk() ? "" : back.error().toString().c_str());
+        QCOMPARE(back->size(), std::size_t{3});
+        const kernels::GemmPlan want[] = {lt, skinny, plain};
+        for (std::size_t i = 0; i < 3; ++i) {
+            const kernels::GemmPlan& g = (*back)[i];
+            QCOMPARE(g.problem.m, want[i].problem.m);
+            QCOMPARE(g.problem.n, want[i].problem.n);
+            QCOMPARE(g.problem.k, want[i].problem.k);
+            QCOMPARE(g.problem.inType, want[i].problem.inType);
+            QCOMPARE(g.problem.outType, want[i].problem.outType);
+            QCOMPARE(g.method, want[i].method);
+            QCOMPARE(g.chosenUs, want[i].chosenUs);
+        }
+        QVERIFY((*back)[0].ltAlgo == lt.ltAlgo);
+        QCOMPARE((*back)[1].skinnyTile, 32);
+
+        QVERIFY(!cuda::readGemmPlans(path, cuda::gemmPlanIdentity("Other GPU", 13000)).isOk());
+        QVERIFY(!cuda::readGemmPlans(path + ".missing", identity).isOk());
+        const std::string head = "{\"format\": 1, \"identity\": " + nlohmann::json(identity).dump() + ", \"plans\": [";
+        const char* bad[] = {
+            "not json",
+            "{\"format\": 2, \"identity\": \"x\", \"plans\": []}",
+            "{\"m\": 0, \"n\": 1, \"k\": 1, \"in\": \"bf16\", \"out\": \"bf16\", \"method\": \"cublas\"}]}",
+            "{\"m\": 1, \"n\": 1, \"k\": 1, \"in\": \"f64\", \"out\": \"bf16\", \"method\": \"cublas\"}]}",
+            "{\"m\": 1, \"n\": 1, \"k\": 1, \"in\": \"bf16\", \"out\": \"bf16\", \"method\": \"magic\"}]}",
+            "{\"m\": 1, \"n\": 1, \"k\": 1, \"in\": \"bf16\", \"out\": \"bf16\", \"method\": \"cublaslt\", \"algo\": [1, 2]}]}",
+            "{\"m\": 1, \"n\": 1, \"k\": 1, \"in\": \"bf16\", \"out\": \"bf16\", \"method\": \"cublaslt\", \"algo\": [1, 2, 3, 4, 5, 6, 7, -8]}]}",
+            "{\"m\": 1, \"n\": 1, \"k\": 1, \"in\": \"bf16\", \"out\": \"bf16\", \"method\": \"skinny\"}]}",
+            "7]}",
+        };
+        for (std::size_t i = 0; i < std::size(bad); ++i) {
+            const std::string text = i < 2 ? std::string(bad[i]) : head + bad[i];
+            QVERIFY(writeFileAtomically(path, text).isOk());
+            QVERIFY2(!cuda::readGemmPlans(path, identity).isOk(), text.c_str());
         }
     }
 

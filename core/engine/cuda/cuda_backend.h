@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "engine/backend.h"
 #include "engine/model_weights.h"
@@ -32,6 +33,12 @@ struct CudaBackendOptions {
     std::int64_t workspaceTokens = 512;
     // Logits rows planned for at creation (one per sequence of a decode batch).
     std::int64_t logitsRows = 16;
+    // GEMM tuning in setUpRest (behind the weight transfer on the load path): cuBLAS's default,
+    // cuBLASLt's algorithms and the skinny GEMM timed per shape of this model, for at most this
+    // many milliseconds; 0 turns it off (every GEMM then runs cuBLAS's default).
+    double gemmTuneBudgetMs = 0.0;
+    // Where tuned plans are kept per card (gemm_plan_cache.h); empty: no cache.
+    std::string gemmPlanCacheDir;
 };
 
 // Where the device setup's time went (milliseconds), for the load breakdown.
@@ -40,6 +47,7 @@ struct CudaSetupTimes {
     double cublasMs = 0.0;     // stream, cuBLAS handle and GEMM workspace
     double kvMs = 0.0;         // KV pool allocation and zeroing
     double workspaceMs = 0.0;  // activations and logits buffers
+    double gemmTuneMs = 0.0;   // GEMM plans: read from the cache, tuned, written back
 };
 
 class CudaBackend final : public Backend {
@@ -73,6 +81,9 @@ public:
 
     // "NVIDIA H100 80GB HBM3, bf16 weights (14.2 GiB), KV 60.1 GiB (123456 pages)".
     std::string describe() const;
+    // "GEMM plans: 52 shapes (31 cuBLASLt, 9 skinny, 12 cuBLAS default; 40 timed now, 12 from
+    // the cache)", or "" when tuning was off.
+    std::string gemmPlanSummary() const;
 
 private:
     struct State;  // device buffers, stream, cuBLAS (cuda_backend.cpp)

@@ -9,8 +9,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <tuple>
 
 #include "engine/cuda/cuda_state.h"
+#include "engine/cuda/gemm_plan_cache.h"
+#include "util/log.h"
 
 namespace hearth {
 
@@ -36,6 +39,56 @@ ElemType resolveType(DType checkpoint, CudaComputeType want)
         return ElemType::BF16;
     // The embedding's dtype speaks for the checkpoint; fp32 runs as bf16 for its range.
     return checkpoint == DType::F16 ? ElemType::F16 : ElemType::BF16;
+}
+
+// The GEMM shapes this model's steps run, most important first: decode batches beyond the GEMV
+// (as the decode graphs pad them, to their batch buckets), the vocabulary projection, then
+// prefill chunks (the warm-up's 128 rows, 512, 2048 and the largest step planned for).
+std::vector<kernels::GemmProblem> gemmProblems(const CudaDims& d, ElemType type, const CudaBackendOptions& o)
+{
+    std::vector<std::int64_t> decodeRows;
+    const std::int64_t maxBatch = std::min<std::int64_t>(o.logitsRows, cuda::kGraphMaxBatch);
+    for (std::int64_t n = kernels::kGemvMaxRows + 1; n <= maxBatch; ++n)
+        if (decodeRows.empty() || cuda::graphBatchBucket(n) != decodeRows.back())
+            decodeRows.push_back(cuda::graphBatchBucket(n));
+    std::vector<std::int64_t> prefillRows;
+    for (std::int64_t rows : {128, 512, 2048})
+        if (rows < o.workspaceTokens && (decodeRows.empty() || rows > decodeRows.back()))
+            prefillRows.push_back(rows);
+    if (decodeRows.empty() || o.workspaceTokens > decodeRows.back())
+        prefillRows.push_back(o.workspaceTokens);
+    const std::tuple<std::int64_t, std::int64_t> linears[] = {
+        {d.qkvDim, d.hidden}, {d.hidden, d.qDim}, {2 * d.inter, d.hidden}, {d.hidden, d.inter}};
+    std::vector<kernels::GemmProblem> out;
+    const auto add = [&](std::int64_t m, std::int64_t n, std::int64_t k, ElemType outType) {
+        kernels::GemmProblem p;
+        p.m = m;
+        p.n = n;
+        p.k = k;
+        p.inType = type;
+        p.outType = outType;
+        for (const kernels::GemmProblem& q : out)
+            if (q.m == m && q.n == n && q.k == k && q.outType == outType)
+                return;
+        out.push_back(p);
+    };
+    for (std::int64_t m : decodeRows)
+        for (const auto& [n, k] : linears)
+            add(m, n, k, type);
+    for (std::int64_t m : {1, 2, 4, 8})
+        if (m <= o.logitsRows)
+            add(m, d.vocab, d.hidden, ElemType::F32);
+    for (std::int64_t m : decodeRows)
+        add(m, d.vocab, d.hidden, ElemType::F32);
+    for (std::int64_t m : prefillRows)
+        for (const auto& [n, k] : linears)
+            add(m, n, k, type);
+    return out;
+}
+
+bool sameProblem(const kernels::GemmProblem& a, const kernels::GemmProblem& b)
+{
+    return a.m == b.m && a.n == b.n && a.k == b.k && a.inType == b.inType && a.outType == b.outType;
 }
 
 }  // namespace
@@ -170,12 +223,20 @@ Status CudaBackend::setUpRest()
     s.setupTimes.cublasMs = msSince(t);
     t = Clock::now();
     HEARTH_TRY_STATUS(s.kv.reserve(s.kvBytes, "the KV cache"));
-    // Zeroed once: the attention kernels may load (and mask) slots past a context's end, and
-    // never-written memory could hold NaN patterns that a masked 0 * NaN would spread. On the
-    // backend's own (non-blocking) stream, so a weight upload on another stream runs beside it.
+    s.setupTimes.kvMs = msSince(t);
+    if (options.gemmTuneBudgetMs > 0.0) {
+        t = Clock::now();
+        s.tuneGemms(d);
+        s.setupTimes.gemmTuneMs = msSince(t);
+    }
+    t = Clock::now();
+    // Zeroed once, after the tuner used the pool as scratch: the attention kernels may load (and
+    // mask) slots past a context's end, and never-written memory could hold NaN patterns that a
+    // masked 0 * NaN would spread. On the backend's own (non-blocking) stream, so a weight upload
+    // on another stream runs beside it.
     HEARTH_CUDA_TRY(cudaMemsetAsync(s.kv.data(), 0, s.kv.bytes(), asStream(s.stream)));
     HEARTH_CUDA_TRY(cudaStreamSynchronize(asStream(s.stream)));
-    s.setupTimes.kvMs = msSince(t);
+    s.setupTimes.kvMs += msSince(t);
     t = Clock::now();
     HEARTH_TRY_STATUS(s.reserveRows(d, options.workspaceTokens));
     HEARTH_TRY_STATUS(s.logits.reserve(static_cast<std::size_t>(options.logitsRows * d.vocab) * sizeof(float), "logits"));
@@ -201,6 +262,76 @@ Status CudaBackend::completeLoad(std::shared_ptr<const ModelWeights> weights)
     return Status::ok();
 }
 
+void CudaBackend::State::tuneGemms(const CudaDims& d)
+{
+    const std::vector<kernels::GemmProblem> problems = gemmProblems(d, weights.type, createOptions);
+    int driver = 0;
+    cudaDriverGetVersion(&driver);
+    const std::string identity = cuda::gemmPlanIdentity(deviceName, driver);
+    const std::string& dir = createOptions.gemmPlanCacheDir;
+    const std::string path = dir.empty() ? std::string() : cuda::gemmPlanCachePath(dir, identity);
+
+    // Cached plans of this card: those of our shapes are installed, the rest kept for the file.
+    std::vector<kernels::GemmPlan> cached, ours;
+    if (!path.empty())
+        if (Result<std::vector<kernels::GemmPlan>> read = cuda::readGemmPlans(path, identity); read.isOk())
+            cached = std::move(*read);
+    for (const kernels::GemmPlan& p : cached)
+        if (std::any_of(problems.begin(), problems.end(), [&](const auto& q) { return sameProblem(p.problem, q); }))
+            ours.push_back(p);
+    gemmPlansCached = gemm->install(ours);
+    std::vector<kernels::GemmProblem> missing;
+    const std::vector<kernels::GemmPlan> installed = gemm->plans();
+    for (const kernels::GemmProblem& q : problems)
+        if (std::none_of(installed.begin(), installed.end(), [&](const auto& p) { return sameProblem(p.problem, q); }))
+            missing.push_back(q);
+
+    if (!missing.empty()) {
+        kernels::GemmTuneOptions o;
+        o.scratch = kv.data();
+        o.scratchBytes = kv.bytes();
+        o.budgetMs = createOptions.gemmTuneBudgetMs;
+        std::vector<kernels::GemmPlan> tuned;
+        const kernels::KernelStatus st = gemm->tune(missing, o, stream, &tuned);
+        if (!st.ok) {
+            cudaGetLastError();
+            logWarning("CUDA backend: GEMM tuning failed, the untuned shapes use cuBLAS's default: " + st.describe());
+        }
+        for (const kernels::GemmPlan& p : tuned)
+            gemmPlansTimed += p.nCandidates > 0 ? 1 : 0;
+        if (!path.empty() && gemmPlansTimed > 0) {
+            // The file keeps other models' shapes; ours are replaced by what was just timed.
+            std::vector<kernels::GemmPlan> all;
+            for (const kernels::GemmPlan& c : cached)
+                if (std::none_of(tuned.begin(), tuned.end(),
+                                 [&](const auto& p) { return p.nCandidates > 0 && sameProblem(c.problem, p.problem); }))
+                    all.push_back(c);
+            for (const kernels::GemmPlan& p : tuned)
+                if (p.nCandidates > 0)
+                    all.push_back(p);
+            if (Status written = cuda::writeGemmPlans(path, identity, all); !written)
+                logWarning("CUDA backend: cannot keep the GEMM plans: " + written.error().toString());
+        }
+    }
+    gemmPlans = gemm->plans();
+}
+
+std::string CudaBackend::gemmPlanSummary() const
+{
+    const State& s = *m;
+    if (s.gemmPlans.empty())
+        return {};
+    int lt = 0, skinny = 0;
+    for (const kernels::GemmPlan& p : s.gemmPlans) {
+        lt += p.method == kernels::GemmMethod::CublasLt ? 1 : 0;
+        skinny += p.method == kernels::GemmMethod::Skinny ? 1 : 0;
+    }
+    const int n = static_cast<int>(s.gemmPlans.size());
+    return "GEMM plans: " + std::to_string(n) + " shapes (" + std::to_string(lt) + " cuBLASLt, " +
+           std::to_string(skinny) + " skinny, " + std::to_string(n - lt - skinny) + " cuBLAS default; " +
+           std::to_string(s.gemmPlansTimed) + " timed now, " + std::to_string(s.gemmPlansCached) + " from the cache)";
+}
+
 void* CudaBackend::weightStorage() const { return m->weights.storage.data(); }
 std::uint64_t CudaBackend::weightStorageBytes() const { return m->weightBytes; }
 DType CudaBackend::weightDType() const { return m->weights.type == ElemType::F16 ? DType::F16 : DType::BF16; }
@@ -210,7 +341,7 @@ std::string CudaBackend::describe() const
 {
     return m->deviceName + ", " + (m->weights.type == ElemType::F16 ? "fp16" : "bf16") + " weights (" +
            formatBytes(m->weightBytes) + "), KV " + formatBytes(m->kvBytes) + " (" + std::to_string(m_pool.nPages()) +
-           " pages)";
+           " pages)" + (m->gemmPlans.empty() ? std::string() : "; " + gemmPlanSummary());
 }
 
 }  // namespace hearth

@@ -35,6 +35,7 @@ struct CudaLoadResult {
     LoadPipelineReport report;
     CudaSetupTimes setup;
     double contextWaitMs = 0.0;   // how long the reads waited for the context and weight storage
+    double transferSetupMs = 0.0; // then for the copy streams and destinations (the pipeline's own opening excluded)
     double setupWaitMs = 0.0;     // how long the setup outlasted the transfer
     double finishMs = 0.0;        // RoPE table, pointers, synchronisation after the last byte
     double warmUpMs = 0.0;

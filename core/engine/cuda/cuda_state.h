@@ -92,6 +92,13 @@ struct CudaBackend::State {
     CudaBackendOptions createOptions;
     DeviceLayout layout;               // where the weights sit in weights.storage
     CudaSetupTimes setupTimes;
+    // GEMM plans (cuda_backend_create.cpp): every planned shape, and how many came from the cache.
+    std::vector<kernels::GemmPlan> gemmPlans;
+    int gemmPlansCached = 0;
+    int gemmPlansTimed = 0;
+    // Reads cached plans, times the missing shapes (the KV pool, before it is zeroed, is the
+    // tuner's scratch) and writes the cache back; a failure leaves GEMMs on cuBLAS's default.
+    void tuneGemms(const CudaDims& d);
 
     // device argmax (greedy tokens picked on the device, SequenceStep::argmaxOnly; cuda_backend.cpp)
     cuda::DeviceBuffer argmaxOut;   // [n] int32 ids, then [n] fp32 raw log-probabilities
