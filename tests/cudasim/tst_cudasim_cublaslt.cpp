@@ -15,41 +15,17 @@
 #include <random>
 #include <vector>
 
+#include "exact_values.h"
+
 namespace {
 
 constexpr std::size_t kMiB = std::size_t{1} << 20;
 
 std::size_t elemBytes(int type) { return type == CUDA_R_32F ? 4 : 2; }
 
-// Exact encodings of values that fp16 and bf16 both represent (small multiples of 1/32).
-std::uint16_t exactHalf(float v)
-{
-    if (v == 0.0f)
-        return std::signbit(v) ? 0x8000 : 0;
-    int e = 0;
-    const float m = std::frexp(std::fabs(v), &e);  // v = m 2^e, m in [0.5, 1)
-    const auto mant = static_cast<std::uint16_t>(std::ldexp(m, 11) - 1024.0f);
-    return static_cast<std::uint16_t>((v < 0 ? 0x8000 : 0) | ((e - 1 + 15) << 10) | mant);
-}
-
-std::uint16_t exactBf16(float v)
-{
-    std::uint32_t bits;
-    std::memcpy(&bits, &v, 4);
-    return static_cast<std::uint16_t>(bits >> 16);
-}
-
-float decodeHalf(std::uint16_t h)
-{
-    const int exp = (h >> 10) & 0x1f;
-    const int mant = h & 0x3ff;
-    const float sign = (h & 0x8000) ? -1.0f : 1.0f;
-    if (exp == 0x1f)
-        return mant ? NAN : sign * INFINITY;
-    if (exp == 0)
-        return sign * std::ldexp(static_cast<float>(mant), -24);
-    return sign * std::ldexp(static_cast<float>(mant + 1024), exp - 25);
-}
+using cudasimtest::decodeHalf;
+using cudasimtest::exactBf16;
+using cudasimtest::exactHalf;
 
 // Host values as the bytes of `type` (exact for the values the tests use).
 std::vector<unsigned char> encode(const std::vector<float>& v, int type)
