@@ -2,8 +2,8 @@
 // and W [n, k] as stored (a torch Linear's layout), fp32 compute on the tensor cores. A
 // GemmContext owns the cuBLAS and cuBLASLt handles and their workspace; one per stream role.
 // By default every GEMM goes to cublasGemmEx. tune() times, per problem shape, cuBLAS's default
-// against cuBLASLt's heuristic algorithms and the skinny tensor-core GEMM (skinny_gemm.h) on the
-// card itself, and the fastest that agrees with the default's result serves that shape from then
+// against cuBLASLt's heuristic algorithms, the skinny tensor-core GEMM (skinny_gemm.h) and, for
+// at most kGemvMaxRows rows, the GEMV (gemv.h) on the card itself, and the fastest that agrees with the default's result serves that shape from then
 // on (install() takes such plans back from a cache).
 #pragma once
 
@@ -39,6 +39,7 @@ enum class GemmMethod : std::uint8_t {
     Cublas = 0,    // cublasGemmEx, CUBLAS_GEMM_DEFAULT
     CublasLt = 1,  // cublasLtMatmul with one chosen algorithm
     Skinny = 2,    // skinnyGemm (m <= kSkinnyGemmMaxRows)
+    Gemv = 3,      // gemv (m <= kGemvMaxRows, the input type out, alpha 1, beta 0, dense W)
 };
 const char* gemmMethodName(GemmMethod method);
 
@@ -100,6 +101,12 @@ public:
     int install(const std::vector<GemmPlan>& plans);
     // The installed plans, in problem order.
     std::vector<GemmPlan> plans() const;
+    // The method gemm() would use for `args` by an installed plan; Cublas where none applies.
+    // The engine asks before a projection of at most kGemvMaxRows rows: it runs GEMV (with the
+    // bias fused) unless a plan says another method was measured faster.
+    GemmMethod plannedMethod(const GemmArgs& args) const;
+    // Whether an installed plan covers `args` (its m or a larger planned m of the same shape).
+    bool hasPlan(const GemmArgs& args) const;
     // "cuBLASLt 12.9.1 (120901)": the library whose algorithms a cached plan names.
     static std::string ltVersion();
 

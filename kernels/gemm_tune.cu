@@ -12,6 +12,7 @@
 
 #include "cuda_check.cuh"
 #include "gemm_tuned.cuh"
+#include "gemv.h"
 #include "skinny_gemm.h"
 
 namespace hearth::kernels {
@@ -107,10 +108,73 @@ KernelStatus countMismatches(const void* y, const void* ref, ElemType t, std::in
     return KernelStatus::success();
 }
 
+// Whether the GEMV computes `a` exactly as gemm() would (it has no alpha, beta or W stride).
+bool gemvTakes(const GemmArgs& a)
+{
+    return a.m >= 1 && a.m <= kGemvMaxRows && a.outType == a.inType && a.inType != ElemType::F32 && a.alpha == 1.0f &&
+           a.beta == 0.0f && (a.ldw == 0 || a.ldw == a.k);
+}
+
+KernelStatus runGemv(const GemmArgs& a, StreamHandle stream)
+{
+    GemvArgs g;
+    g.weight = a.w;
+    g.x = a.x;
+    g.y = a.y;
+    g.nRows = a.m;
+    g.outDim = a.n;
+    g.inDim = a.k;
+    g.xStride = a.ldx;
+    g.yStride = a.ldy;
+    g.type = a.inType;
+    return gemv(g, stream);
+}
+
 std::array<std::uint64_t, 8> wordsOf(const cublasLtMatmulAlgo_t& algo)
 {
     std::array<std::uint64_t, 8> out{};
     std::memcpy(out.data(), algo.data, sizeof(algo.data));
+    return out;
+}
+
+// Up to maxAlgos cuBLASLt heuristic algorithms for `q` within wsMax bytes of workspace; none
+// where the library offers none or a descriptor cannot be made.
+std::vector<std::array<std::uint64_t, 8>> ltHeuristicAlgos(cublasLtHandle_t lt, const GemmProblem& q, std::uint64_t wsMax,
+                                                           int maxAlgos)
+{
+    std::vector<std::array<std::uint64_t, 8>> out;
+    if (maxAlgos <= 0)
+        return out;
+    cublasLtMatmulDesc_t op = nullptr;
+    cublasLtMatrixLayout_t lw = nullptr, lx = nullptr, ly = nullptr;
+    cublasLtMatmulPreference_t pref = nullptr;
+    const cublasOperation_t transW = CUBLAS_OP_T, transX = CUBLAS_OP_N;
+    const auto dim = [](std::int64_t v) { return static_cast<std::uint64_t>(v); };
+    std::vector<cublasLtMatmulHeuristicResult_t> found(static_cast<std::size_t>(maxAlgos));
+    int nFound = 0;
+    const bool described =
+        cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F) == CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &transW, sizeof(transW)) == CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &transX, sizeof(transX)) == CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatrixLayoutCreate(&lw, ltType(q.inType), dim(q.k), dim(q.n), q.k) == CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatrixLayoutCreate(&lx, ltType(q.inType), dim(q.k), dim(q.m), q.k) == CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatrixLayoutCreate(&ly, ltType(q.outType), dim(q.n), dim(q.m), q.n) == CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatmulPreferenceCreate(&pref) == CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsMax, sizeof(wsMax)) ==
+            CUBLAS_STATUS_SUCCESS;
+    if (!described ||
+        cublasLtMatmulAlgoGetHeuristic(lt, op, lw, lx, ly, ly, pref, maxAlgos, found.data(), &nFound) != CUBLAS_STATUS_SUCCESS)
+        nFound = 0;
+    if (pref)
+        cublasLtMatmulPreferenceDestroy(pref);
+    for (cublasLtMatrixLayout_t l : {ly, lx, lw})
+        if (l)
+            cublasLtMatrixLayoutDestroy(l);
+    if (op)
+        cublasLtMatmulDescDestroy(op);
+    for (int i = 0; i < nFound; ++i)
+        if (found[static_cast<std::size_t>(i)].state == CUBLAS_STATUS_SUCCESS)
+            out.push_back(wordsOf(found[static_cast<std::size_t>(i)].algo));
     return out;
 }
 
@@ -134,6 +198,7 @@ const char* gemmMethodName(GemmMethod method)
     case GemmMethod::Cublas: return "cublas";
     case GemmMethod::CublasLt: return "cublaslt";
     case GemmMethod::Skinny: return "skinny";
+    case GemmMethod::Gemv: return "gemv";
     }
     return "?";
 }
@@ -212,6 +277,12 @@ KernelStatus GemmContext::runPlanned(const GemmArgs& a, StreamHandle stream, boo
     const GemmPlan* plan = m_tuned->find(a);
     if (!plan || plan->method == GemmMethod::Cublas)
         return KernelStatus::success();
+    if (plan->method == GemmMethod::Gemv) {
+        if (!gemvTakes(a))
+            return KernelStatus::success();
+        *done = true;
+        return runGemv(a, stream);
+    }
     if (plan->method == GemmMethod::Skinny) {
         if (!skinnyGemmSupports(a))
             return KernelStatus::success();
@@ -249,6 +320,8 @@ int GemmContext::install(const std::vector<GemmPlan>& plans)
             !(q.m <= kSkinnyGemmMaxRows && q.outType == q.inType && q.k % 8 == 0 &&
               (p.skinnyTile == 0 || p.skinnyTile == 16 || p.skinnyTile == 32 || p.skinnyTile == 64 || p.skinnyTile == 128)))
             continue;
+        if (p.method == GemmMethod::Gemv && !(q.m <= kGemvMaxRows && q.outType == q.inType))
+            continue;
         if (p.method == GemmMethod::CublasLt) {
             const Tuned::LtCall* call = m_tuned->ltCall(a, p.ltAlgo);
             if (!call || call->workspaceBytes > m_workspaceBytes)
@@ -265,6 +338,14 @@ int GemmContext::install(const std::vector<GemmPlan>& plans)
     }
     return installed;
 }
+
+GemmMethod GemmContext::plannedMethod(const GemmArgs& args) const
+{
+    const GemmPlan* plan = m_tuned ? m_tuned->find(args) : nullptr;
+    return plan ? plan->method : GemmMethod::Cublas;
+}
+
+bool GemmContext::hasPlan(const GemmArgs& args) const { return m_tuned && m_tuned->find(args) != nullptr; }
 
 std::vector<GemmPlan> GemmContext::plans() const
 {
@@ -380,101 +461,70 @@ KernelStatus GemmContext::tune(const std::vector<GemmProblem>& problems, const G
             return ms * 1000.0f / static_cast<float>(o.reps);
         };
 
+        // Every candidate that ran and agreed with the default, with its time.
+        std::vector<GemmPlan> ran;
+        const auto consider = [&](GemmPlan c, float us) {
+            ++plan.nCandidates;
+            if (us < 0.0f) {
+                ++plan.nRejected;
+                return;
+            }
+            c.chosenUs = us;
+            ran.push_back(c);
+        };
         plan.defaultUs = timeCandidate([&] { return runDefault(a); }, false);
         HEARTH_KERNEL_REQUIRE(plan.defaultUs >= 0.0f, "cublasGemmEx failed while tuning");
-        plan.chosenUs = plan.defaultUs;
-        plan.nCandidates = 1;
-        GemmPlan best = plan;
-
-        // cuBLASLt's heuristic candidates within the context's workspace.
-        const Tuned::LtCall* probe = nullptr;
-        {
-            // Descriptors for this exact problem, made through a zero algorithm (never usable);
-            // the heuristic runs on them.
-            cublasLtMatmulDesc_t op = nullptr;
-            cublasLtMatrixLayout_t lw = nullptr, lx = nullptr, ly = nullptr;
-            cublasLtMatmulPreference_t pref = nullptr;
-            const cublasOperation_t transW = CUBLAS_OP_T, transX = CUBLAS_OP_N;
-            const std::uint64_t wsMax = m_workspaceBytes;
-            std::vector<cublasLtMatmulHeuristicResult_t> found(static_cast<std::size_t>(std::max(o.maxLtAlgos, 1)));
-            int nFound = 0;
-            const bool described =
-                o.maxLtAlgos > 0 && cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F) == CUBLAS_STATUS_SUCCESS &&
-                cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &transW, sizeof(transW)) == CUBLAS_STATUS_SUCCESS &&
-                cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &transX, sizeof(transX)) == CUBLAS_STATUS_SUCCESS &&
-                cublasLtMatrixLayoutCreate(&lw, ltType(q.inType), static_cast<std::uint64_t>(q.k), static_cast<std::uint64_t>(q.n), q.k) ==
-                    CUBLAS_STATUS_SUCCESS &&
-                cublasLtMatrixLayoutCreate(&lx, ltType(q.inType), static_cast<std::uint64_t>(q.k), static_cast<std::uint64_t>(q.m), q.k) ==
-                    CUBLAS_STATUS_SUCCESS &&
-                cublasLtMatrixLayoutCreate(&ly, ltType(q.outType), static_cast<std::uint64_t>(q.n), static_cast<std::uint64_t>(q.m), q.n) ==
-                    CUBLAS_STATUS_SUCCESS &&
-                cublasLtMatmulPreferenceCreate(&pref) == CUBLAS_STATUS_SUCCESS &&
-                cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsMax, sizeof(wsMax)) ==
-                    CUBLAS_STATUS_SUCCESS;
-            if (described &&
-                cublasLtMatmulAlgoGetHeuristic(m_tuned->lt, op, lw, lx, ly, ly, pref, o.maxLtAlgos, found.data(), &nFound) !=
-                    CUBLAS_STATUS_SUCCESS)
-                nFound = 0;
-            if (pref)
-                cublasLtMatmulPreferenceDestroy(pref);
-            if (ly)
-                cublasLtMatrixLayoutDestroy(ly);
-            if (lx)
-                cublasLtMatrixLayoutDestroy(lx);
-            if (lw)
-                cublasLtMatrixLayoutDestroy(lw);
-            if (op)
-                cublasLtMatmulDescDestroy(op);
-            for (int i = 0; i < nFound; ++i) {
-                if (found[static_cast<std::size_t>(i)].state != CUBLAS_STATUS_SUCCESS)
-                    continue;
-                const std::array<std::uint64_t, 8> words = wordsOf(found[static_cast<std::size_t>(i)].algo);
-                probe = m_tuned->ltCall(a, words);
-                ++plan.nCandidates;
-                if (!probe || probe->workspaceBytes > m_workspaceBytes) {
-                    ++plan.nRejected;
-                    continue;
-                }
-                const Tuned::LtCall call = *probe;
-                const float us = timeCandidate([&] { return m_tuned->runLt(call, a, m_workspace, m_workspaceBytes, stream); }, true);
-                if (us < 0.0f) {
-                    ++plan.nRejected;
-                    continue;
-                }
-                if (us < best.chosenUs || (o.prefer == GemmMethod::CublasLt && best.method != GemmMethod::CublasLt)) {
-                    best.method = GemmMethod::CublasLt;
-                    best.ltAlgo = words;
-                    best.ltWorkspaceBytes = call.workspaceBytes;
-                    best.chosenUs = us;
-                }
+        consider(plan, plan.defaultUs);
+        for (const std::array<std::uint64_t, 8>& words : ltHeuristicAlgos(m_tuned->lt, q, m_workspaceBytes, o.maxLtAlgos)) {
+            GemmPlan c = plan;
+            c.method = GemmMethod::CublasLt;
+            c.ltAlgo = words;
+            const Tuned::LtCall* call = m_tuned->ltCall(a, words);
+            if (!call || call->workspaceBytes > m_workspaceBytes) {
+                consider(c, -1.0f);
+                continue;
             }
+            c.ltWorkspaceBytes = call->workspaceBytes;
+            const Tuned::LtCall copy = *call;
+            consider(c, timeCandidate([&] { return m_tuned->runLt(copy, a, m_workspace, m_workspaceBytes, stream); }, true));
         }
-
-        // The skinny tensor-core GEMM for few rows, in each of its tile widths.
-        if (skinnyGemmSupports(a)) {
+        if (skinnyGemmSupports(a))
             for (int tile : {16, 32, 64, 128}) {
-                ++plan.nCandidates;
-                const float us = timeCandidate([&] { return skinnyGemm(a, stream, tile); }, true);
-                if (us < 0.0f) {
-                    ++plan.nRejected;
-                } else if (us < best.chosenUs || (o.prefer == GemmMethod::Skinny && best.method != GemmMethod::Skinny)) {
-                    best.method = GemmMethod::Skinny;
-                    best.ltAlgo = {};
-                    best.ltWorkspaceBytes = 0;
-                    best.skinnyTile = tile;
-                    best.chosenUs = us;
-                }
+                GemmPlan c = plan;
+                c.method = GemmMethod::Skinny;
+                c.skinnyTile = tile;
+                consider(c, timeCandidate([&] { return skinnyGemm(a, stream, tile); }, true));
             }
+        const GemmPlan* gemvRan = nullptr;
+        if (gemvTakes(a)) {
+            GemmPlan c = plan;
+            c.method = GemmMethod::Gemv;
+            consider(c, timeCandidate([&] { return runGemv(a, stream); }, true));
+            if (!ran.empty() && ran.back().method == GemmMethod::Gemv)
+                gemvRan = &ran.back();
         }
 
-        const bool preferred = o.prefer != GemmMethod::Cublas && best.method == o.prefer;
-        if (best.method != GemmMethod::Cublas && (preferred || best.chosenUs < plan.defaultUs * (1.0f - o.minGain))) {
-            plan.method = best.method;
-            plan.ltAlgo = best.ltAlgo;
-            plan.ltWorkspaceBytes = best.ltWorkspaceBytes;
-            plan.skinnyTile = best.skinnyTile;
-            plan.chosenUs = best.chosenUs;
+        // The baseline is what runs without a plan: the GEMV where it takes the shape (the
+        // engine's choice for few rows), else cuBLAS's default. Another method replaces it only
+        // when faster by the margin (or, in tests, when it is the preferred method).
+        const GemmPlan baseline = gemvRan ? *gemvRan : ran.front();
+        const auto fastest = std::min_element(ran.begin(), ran.end(),
+                                              [](const GemmPlan& x, const GemmPlan& y) { return x.chosenUs < y.chosenUs; });
+        GemmPlan pick = baseline;
+        if (o.prefer != GemmMethod::Cublas) {
+            const GemmPlan* preferred = nullptr;
+            for (const GemmPlan& c : ran)
+                if (c.method == o.prefer && (!preferred || c.chosenUs < preferred->chosenUs))
+                    preferred = &c;
+            if (preferred)
+                pick = *preferred;
+        } else if (fastest->chosenUs < baseline.chosenUs * (1.0f - o.minGain)) {
+            pick = *fastest;
         }
+        pick.defaultUs = plan.defaultUs;
+        pick.nCandidates = plan.nCandidates;
+        pick.nRejected = plan.nRejected;
+        plan = pick;
         out->push_back(plan);
         chosen.push_back(plan);
     }

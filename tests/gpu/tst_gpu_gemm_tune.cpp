@@ -1,5 +1,6 @@
 // The GEMM tuner (GemmContext::tune / install, kernels/gemm_tune.cu): whichever method a plan
-// names (cuBLAS's default, a cuBLASLt algorithm, the skinny GEMM in one of its tiles), GEMMs of the
+// names (cuBLAS's default, a cuBLASLt algorithm, the skinny GEMM in one of its tiles, the GEMV for
+// up to 8 rows), GEMMs of the
 // planned shapes, of smaller m served by the same plan, and of shapes with no plan all equal a
 // fp64 host product; plans the library cannot run are refused at install; a tuned GEMM captured
 // in a CUDA graph replays to the eager result. On cudasim the timings mean nothing, so the tests
@@ -98,20 +99,26 @@ private slots:
         QTest::addColumn<bool>("f32Out");
         QTest::addColumn<int>("n");
         QTest::addColumn<int>("k");
-        for (hk::GemmMethod prefer : {hk::GemmMethod::Cublas, hk::GemmMethod::CublasLt, hk::GemmMethod::Skinny})
+        QTest::addColumn<bool>("fewRows");  // plans at m = 4 and 8 (the GEMV's range) instead of 16 and 24
+        for (hk::GemmMethod prefer : {hk::GemmMethod::Cublas, hk::GemmMethod::CublasLt, hk::GemmMethod::Skinny, hk::GemmMethod::Gemv})
             for (ElemType t : {ElemType::F16, ElemType::BF16})
                 for (bool f32Out : {false, true})
-                    for (auto [n, k] : {std::pair{83, 64}, std::pair{264, 136}}) {
-                        if (prefer == hk::GemmMethod::Skinny && f32Out)
-                            continue;  // the skinny GEMM writes the input type only
-                        const std::string name = std::string(hk::gemmMethodName(prefer)) + " " + typeName(t) +
-                                                 (f32Out ? " f32-out" : "") + " n " + std::to_string(n) + " k " +
-                                                 std::to_string(k);
-                        QTest::newRow(name.c_str()) << static_cast<int>(prefer) << static_cast<int>(t) << f32Out << n << k;
-                    }
+                    for (auto [n, k] : {std::pair{83, 64}, std::pair{264, 136}})
+                        for (bool fewRows : {false, true}) {
+                            if ((prefer == hk::GemmMethod::Skinny || prefer == hk::GemmMethod::Gemv) && f32Out)
+                                continue;  // the skinny GEMM and the GEMV write the input type only
+                            if (prefer == hk::GemmMethod::Gemv && !fewRows)
+                                continue;  // the GEMV takes at most 8 rows
+                            const std::string name = std::string(hk::gemmMethodName(prefer)) + " " + typeName(t) +
+                                                     (f32Out ? " f32-out" : "") + " n " + std::to_string(n) + " k " +
+                                                     std::to_string(k) + (fewRows ? " m 4/8" : " m 16/24");
+                            QTest::newRow(name.c_str())
+                                << static_cast<int>(prefer) << static_cast<int>(t) << f32Out << n << k << fewRows;
+                        }
     }
 
-    // Plans at m = 16 and 24: m 1-16 runs by the first, 17-24 by the second, 25 by the default.
+    // Plans at m = 16 and 24: m 1-16 runs by the first, 17-24 by the second, 25 by the default
+    // (or at 4 and 8: 1-4, 5-8, 9).
     void tunedGemmsMatchTheReference()
     {
         QFETCH(int, prefer);
@@ -119,6 +126,8 @@ private slots:
         QFETCH(bool, f32Out);
         QFETCH(int, n);
         QFETCH(int, k);
+        QFETCH(bool, fewRows);
+        const std::int64_t m1 = fewRows ? 4 : 16, m2 = fewRows ? 8 : 24;
         const auto want = static_cast<hk::GemmMethod>(prefer);
         const auto t = static_cast<ElemType>(type);
         const ElemType out = f32Out ? ElemType::F32 : t;
@@ -130,8 +139,9 @@ private slots:
         o.reps = 1;
         o.prefer = want;
         std::vector<hk::GemmPlan> plans;
-        GPU_OK(ctx->tune({problem(16, n, k, t, out), problem(24, n, k, t, out)}, o, nullptr, &plans));
+        GPU_OK(ctx->tune({problem(m1, n, k, t, out), problem(m2, n, k, t, out)}, o, nullptr, &plans));
         QCOMPARE(plans.size(), std::size_t{2});
+        const bool gemvRange = fewRows && !f32Out;
         for (const hk::GemmPlan& p : plans) {
             QVERIFY(p.defaultUs > 0.0f);
             QVERIFY(p.chosenUs > 0.0f);
@@ -141,11 +151,23 @@ private slots:
                 QCOMPARE(static_cast<int>(p.method), prefer);
             else if (p.method == hk::GemmMethod::Cublas)
                 QCOMPARE(p.chosenUs, p.defaultUs);
-            else  // won on time, by the required margin
+            else if (p.method == hk::GemmMethod::Gemv)  // the baseline of few rows
+                QVERIFY(gemvRange);
+            else if (gemvRange)  // beat the GEMV by the margin, and was the fastest
+                QVERIFY(p.chosenUs <= p.defaultUs);
+            else  // beat cuBLAS's default by the margin
                 QVERIFY(p.chosenUs < p.defaultUs * (1.0f - o.minGain));
+            hk::GemmArgs probe;
+            probe.m = p.problem.m;
+            probe.n = n;
+            probe.k = k;
+            probe.inType = t;
+            probe.outType = out;
+            QVERIFY(ctx->hasPlan(probe));
+            QCOMPARE(static_cast<int>(ctx->plannedMethod(probe)), static_cast<int>(p.method));
         }
         QCOMPARE(ctx->plans().size(), std::size_t{2});
-        for (std::int64_t m : {1, 9, 16, 17, 24, 25})
+        for (std::int64_t m : {std::int64_t{1}, m1 - 1, m1, m1 + 1, m2, m2 + 1})
             checkGemm(*ctx, m, n, k, t, out);
     }
 
@@ -166,7 +188,12 @@ private slots:
         tooTall.problem = problem(65, 83, 64, ElemType::F16, ElemType::F16);
         hk::GemmPlan badShape = f32Skinny;
         badShape.problem = problem(16, 0, 64, ElemType::F16, ElemType::F16);
-        QCOMPARE(ctx->install({lt, badTile, f32Skinny, tooTall, badShape}), 0);
+        hk::GemmPlan gemvTall = f32Skinny;
+        gemvTall.method = hk::GemmMethod::Gemv;
+        gemvTall.problem = problem(9, 83, 64, ElemType::F16, ElemType::F16);
+        hk::GemmPlan gemvF32 = gemvTall;
+        gemvF32.problem = problem(8, 83, 64, ElemType::F16, ElemType::F32);
+        QCOMPARE(ctx->install({lt, badTile, f32Skinny, tooTall, badShape, gemvTall, gemvF32}), 0);
         QVERIFY(ctx->plans().empty());
         hk::GemmPlan skinny = f32Skinny;
         skinny.problem.outType = ElemType::F16;

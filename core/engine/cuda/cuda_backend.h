@@ -81,8 +81,8 @@ public:
 
     // "NVIDIA H100 80GB HBM3, bf16 weights (14.2 GiB), KV 60.1 GiB (123456 pages)".
     std::string describe() const;
-    // "GEMM plans: 52 shapes (31 cuBLASLt, 9 skinny, 12 cuBLAS default; 40 timed now, 12 from
-    // the cache)", or "" when tuning was off.
+    // "GEMM plans: 61 shapes (31 cuBLASLt, 9 skinny, 12 GEMV, 9 cuBLAS default; 49 timed now, 12
+    // from the cache)", or "" when tuning was off.
     std::string gemmPlanSummary() const;
 
 private:

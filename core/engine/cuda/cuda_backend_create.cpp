@@ -41,14 +41,15 @@ ElemType resolveType(DType checkpoint, CudaComputeType want)
     return checkpoint == DType::F16 ? ElemType::F16 : ElemType::BF16;
 }
 
-// The GEMM shapes this model's steps run, most important first: decode batches beyond the GEMV
-// (as the decode graphs pad them, to their batch buckets), the vocabulary projection, then
-// prefill chunks (the warm-up's 128 rows, 512, 2048 and the largest step planned for).
+// The GEMM shapes this model's steps run, most important first: decode batches as the decode
+// graphs pad them (to their batch buckets 1, 2, 4, 8, 16, 24, ...; up to 8 rows the GEMV is the
+// baseline), the vocabulary projection, then prefill chunks (the warm-up's 128 rows, 512, 2048 and
+// the largest step planned for).
 std::vector<kernels::GemmProblem> gemmProblems(const CudaDims& d, ElemType type, const CudaBackendOptions& o)
 {
     std::vector<std::int64_t> decodeRows;
     const std::int64_t maxBatch = std::min<std::int64_t>(o.logitsRows, cuda::kGraphMaxBatch);
-    for (std::int64_t n = kernels::kGemvMaxRows + 1; n <= maxBatch; ++n)
+    for (std::int64_t n = 1; n <= maxBatch; ++n)
         if (decodeRows.empty() || cuda::graphBatchBucket(n) != decodeRows.back())
             decodeRows.push_back(cuda::graphBatchBucket(n));
     std::vector<std::int64_t> prefillRows;
@@ -75,9 +76,6 @@ std::vector<kernels::GemmProblem> gemmProblems(const CudaDims& d, ElemType type,
     for (std::int64_t m : decodeRows)
         for (const auto& [n, k] : linears)
             add(m, n, k, type);
-    for (std::int64_t m : {1, 2, 4, 8})
-        if (m <= o.logitsRows)
-            add(m, d.vocab, d.hidden, ElemType::F32);
     for (std::int64_t m : decodeRows)
         add(m, d.vocab, d.hidden, ElemType::F32);
     for (std::int64_t m : prefillRows)
@@ -321,14 +319,16 @@ std::string CudaBackend::gemmPlanSummary() const
     const State& s = *m;
     if (s.gemmPlans.empty())
         return {};
-    int lt = 0, skinny = 0;
+    int lt = 0, skinny = 0, gemv = 0;
     for (const kernels::GemmPlan& p : s.gemmPlans) {
         lt += p.method == kernels::GemmMethod::CublasLt ? 1 : 0;
         skinny += p.method == kernels::GemmMethod::Skinny ? 1 : 0;
+        gemv += p.method == kernels::GemmMethod::Gemv ? 1 : 0;
     }
     const int n = static_cast<int>(s.gemmPlans.size());
     return "GEMM plans: " + std::to_string(n) + " shapes (" + std::to_string(lt) + " cuBLASLt, " +
-           std::to_string(skinny) + " skinny, " + std::to_string(n - lt - skinny) + " cuBLAS default; " +
+           std::to_string(skinny) + " skinny, " + std::to_string(gemv) + " GEMV, " +
+           std::to_string(n - lt - skinny - gemv) + " cuBLAS default; " +
            std::to_string(s.gemmPlansTimed) + " timed now, " + std::to_string(s.gemmPlansCached) + " from the cache)";
 }
 

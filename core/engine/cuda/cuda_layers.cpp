@@ -5,7 +5,8 @@
 //   -> fused gate|up projection (+ LoRA) -> SiLU * up -> down projection (+ LoRA).
 // The down projection's output stays in `tmp`; the next layer's (or the final) fused norm adds
 // it to the residual. Projections of at most kGemvMaxRows rows use the GEMV kernel (decode),
-// larger ones cuBLAS.
+// larger ones the GEMM context (cuBLAS, or the method its tuned plan names); a tuned plan may also
+// move a few-row shape off the GEMV.
 #include <cmath>
 
 #include "engine/cuda/cuda_state.h"
@@ -18,19 +19,6 @@ Status CudaBackend::linear(const void* x, const void* w, const void* bias, void*
                            std::int64_t outDim, std::int64_t inDim)
 {
     State& s = *m;
-    if (nRows <= kernels::kGemvMaxRows) {
-        kernels::GemvArgs g;
-        g.weight = w;
-        g.x = x;
-        g.bias = bias;
-        g.y = y;
-        g.nRows = nRows;
-        g.outDim = outDim;
-        g.inDim = inDim;
-        g.type = s.weights.type;
-        HEARTH_KERNEL_CALL(kernels::gemv(g, s.stream));
-        return Status::ok();
-    }
     kernels::GemmArgs g;
     g.x = x;
     g.w = w;
@@ -40,6 +28,21 @@ Status CudaBackend::linear(const void* x, const void* w, const void* bias, void*
     g.k = inDim;
     g.inType = s.weights.type;
     g.outType = s.weights.type;
+    // Few rows: the GEMV with the bias fused, unless the load's tuning measured another method
+    // faster for this shape.
+    if (nRows <= kernels::kGemvMaxRows && (!s.gemm->hasPlan(g) || s.gemm->plannedMethod(g) == kernels::GemmMethod::Gemv)) {
+        kernels::GemvArgs gv;
+        gv.weight = w;
+        gv.x = x;
+        gv.bias = bias;
+        gv.y = y;
+        gv.nRows = nRows;
+        gv.outDim = outDim;
+        gv.inDim = inDim;
+        gv.type = s.weights.type;
+        HEARTH_KERNEL_CALL(kernels::gemv(gv, s.stream));
+        return Status::ok();
+    }
     HEARTH_KERNEL_CALL(s.gemm->gemm(g, s.stream));
     if (bias)
         HEARTH_KERNEL_CALL(kernels::addBias(y, bias, nRows, outDim, outDim, s.weights.type, s.stream));

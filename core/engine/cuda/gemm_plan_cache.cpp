@@ -40,7 +40,7 @@ bool methodFrom(const nlohmann::json& j, GemmMethod& out)
 {
     if (!j.is_string())
         return false;
-    for (GemmMethod m : {GemmMethod::Cublas, GemmMethod::CublasLt, GemmMethod::Skinny})
+    for (GemmMethod m : {GemmMethod::Cublas, GemmMethod::CublasLt, GemmMethod::Skinny, GemmMethod::Gemv})
         if (j.get<std::string>() == kernels::gemmMethodName(m)) {
             out = m;
             return true;
