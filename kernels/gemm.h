@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -101,12 +102,10 @@ public:
     int install(const std::vector<GemmPlan>& plans);
     // The installed plans, in problem order.
     std::vector<GemmPlan> plans() const;
-    // The method gemm() would use for `args` by an installed plan; Cublas where none applies.
-    // The engine asks before a projection of at most kGemvMaxRows rows: it runs GEMV (with the
-    // bias fused) unless a plan says another method was measured faster.
-    GemmMethod plannedMethod(const GemmArgs& args) const;
-    // Whether an installed plan covers `args` (its m or a larger planned m of the same shape).
-    bool hasPlan(const GemmArgs& args) const;
+    // The method of the installed plan covering `args` (its m or the next larger planned m of the
+    // same shape), or nothing. The engine asks before a projection of at most kGemvMaxRows rows: it
+    // runs the GEMV (with the bias fused) unless a plan names another method.
+    std::optional<GemmMethod> plannedMethod(const GemmArgs& args) const;
     // "cuBLASLt 12.9.1 (120901)": the library whose algorithms a cached plan names.
     static std::string ltVersion();
 

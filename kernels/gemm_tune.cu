@@ -339,13 +339,11 @@ int GemmContext::install(const std::vector<GemmPlan>& plans)
     return installed;
 }
 
-GemmMethod GemmContext::plannedMethod(const GemmArgs& args) const
+std::optional<GemmMethod> GemmContext::plannedMethod(const GemmArgs& args) const
 {
     const GemmPlan* plan = m_tuned ? m_tuned->find(args) : nullptr;
-    return plan ? plan->method : GemmMethod::Cublas;
+    return plan ? std::optional<GemmMethod>(plan->method) : std::nullopt;
 }
-
-bool GemmContext::hasPlan(const GemmArgs& args) const { return m_tuned && m_tuned->find(args) != nullptr; }
 
 std::vector<GemmPlan> GemmContext::plans() const
 {

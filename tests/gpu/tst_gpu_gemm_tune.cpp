@@ -163,10 +163,18 @@ private slots:
             probe.k = k;
             probe.inType = t;
             probe.outType = out;
-            QVERIFY(ctx->hasPlan(probe));
-            QCOMPARE(static_cast<int>(ctx->plannedMethod(probe)), static_cast<int>(p.method));
+            const std::optional<hk::GemmMethod> planned = ctx->plannedMethod(probe);
+            QVERIFY(planned.has_value());
+            QCOMPARE(static_cast<int>(*planned), static_cast<int>(p.method));
         }
         QCOMPARE(ctx->plans().size(), std::size_t{2});
+        hk::GemmArgs beyond;  // taller than every plan: none applies
+        beyond.m = m2 + 1;
+        beyond.n = n;
+        beyond.k = k;
+        beyond.inType = t;
+        beyond.outType = out;
+        QVERIFY(!ctx->plannedMethod(beyond).has_value());
         for (std::int64_t m : {std::int64_t{1}, m1 - 1, m1, m1 + 1, m2, m2 + 1})
             checkGemm(*ctx, m, n, k, t, out);
     }

@@ -30,7 +30,7 @@ Status CudaBackend::linear(const void* x, const void* w, const void* bias, void*
     g.outType = s.weights.type;
     // Few rows: the GEMV with the bias fused, unless the load's tuning measured another method
     // faster for this shape.
-    if (nRows <= kernels::kGemvMaxRows && (!s.gemm->hasPlan(g) || s.gemm->plannedMethod(g) == kernels::GemmMethod::Gemv)) {
+    if (nRows <= kernels::kGemvMaxRows && s.gemm->plannedMethod(g).value_or(kernels::GemmMethod::Gemv) == kernels::GemmMethod::Gemv) {
         kernels::GemvArgs gv;
         gv.weight = w;
         gv.x = x;
