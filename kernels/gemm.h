@@ -69,7 +69,9 @@ struct GemmTuneOptions {
     void* scratch = nullptr;       // device memory the tuner may overwrite (inputs and outputs)
     std::size_t scratchBytes = 0;  // problems whose operands do not fit are left on the default
     double budgetMs = 1500.0;      // problems after this much tuning time are left on the default
-    float minGain = 0.03f;         // another method replaces the baseline (GEMV up to 8 rows, else cuBLAS) only when this much faster
+    // Another method replaces the baseline (the GEMV up to kGemvMaxRows rows, else cuBLAS's
+    // default) only when this much faster.
+    float minGain = 0.03f;
     int maxLtAlgos = 6;            // cuBLASLt heuristic candidates per problem
     int reps = 5;                  // timed runs per candidate (after one untimed)
     // Tests: choose the fastest working candidate of this method even when the default is faster.
