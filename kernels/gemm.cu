@@ -71,6 +71,14 @@ KernelStatus GemmContext::gemm(const GemmArgs& a, StreamHandle stream)
     HEARTH_KERNEL_TRY(runPlanned(a, stream, &done));
     if (done)
         return KernelStatus::success();
+    return runCublas(a, stream);
+}
+
+KernelStatus GemmContext::runCublas(const GemmArgs& a, StreamHandle stream)
+{
+    const std::int64_t ldx = a.ldx ? a.ldx : a.k;
+    const std::int64_t ldw = a.ldw ? a.ldw : a.k;
+    const std::int64_t ldy = a.ldy ? a.ldy : a.n;
     auto handle = static_cast<cublasHandle_t>(m_handle);
     HEARTH_CUBLAS_CHECK(cublasSetStream(handle, detail::toStream(stream)));
     if (m_workspace)

@@ -115,6 +115,8 @@ private:
     struct Tuned;  // cuBLASLt handle, installed plans, per-shape call descriptors (gemm_tune.cu)
     GemmContext();
     KernelStatus runPlanned(const GemmArgs& args, StreamHandle stream, bool* done);
+    // cublasGemmEx with CUBLAS_GEMM_DEFAULT on arguments gemm() has checked: the default method.
+    KernelStatus runCublas(const GemmArgs& args, StreamHandle stream);
     void* m_handle = nullptr;     // cublasHandle_t
     void* m_workspace = nullptr;  // device memory
     std::size_t m_workspaceBytes = 0;

@@ -418,17 +418,7 @@ KernelStatus GemmContext::tune(const std::vector<GemmProblem>& problems, const G
         // The default, into `ref`: the result every other candidate must agree with.
         GemmArgs r = a;
         r.y = ref;
-        const auto runDefault = [&](const GemmArgs& g) -> KernelStatus {
-            auto handle = static_cast<cublasHandle_t>(m_handle);
-            HEARTH_CUBLAS_CHECK(cublasSetStream(handle, s));
-            if (m_workspace)
-                HEARTH_CUBLAS_CHECK(cublasSetWorkspace(handle, m_workspace, m_workspaceBytes));
-            HEARTH_CUBLAS_CHECK(cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(g.n), static_cast<int>(g.m),
-                                             static_cast<int>(g.k), &g.alpha, g.w, ltType(g.inType), static_cast<int>(g.k), g.x,
-                                             ltType(g.inType), static_cast<int>(g.k), &g.beta, g.y, ltType(g.outType),
-                                             static_cast<int>(g.n), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-            return KernelStatus::success();
-        };
+        const auto runDefault = [&](const GemmArgs& g) { return runCublas(g, stream); };
         HEARTH_KERNEL_TRY(runDefault(r));
 
         // Times `run` (after one untimed call, whose result is checked); < 0 when it failed or

@@ -44,6 +44,22 @@ hk::GemmProblem problem(std::int64_t m, std::int64_t n, std::int64_t k, ElemType
     return p;
 }
 
+// Dense GemmArgs of an m x n x k product (alpha 1, beta 0).
+hk::GemmArgs denseArgs(const void* x, const void* w, void* y, std::int64_t m, std::int64_t n, std::int64_t k, ElemType in,
+                       ElemType out)
+{
+    hk::GemmArgs a;
+    a.x = x;
+    a.w = w;
+    a.y = y;
+    a.m = m;
+    a.n = n;
+    a.k = k;
+    a.inType = in;
+    a.outType = out;
+    return a;
+}
+
 // Runs ctx.gemm for m rows of random x against w and compares with the host product.
 void checkGemm(hk::GemmContext& ctx, std::int64_t m, std::int64_t n, std::int64_t k, ElemType in, ElemType out)
 {
@@ -58,16 +74,7 @@ void checkGemm(hk::GemmContext& ctx, std::int64_t m, std::int64_t n, std::int64_
         GPU_OK(dY.upload(std::vector<float>(static_cast<std::size_t>(m * n), std::nanf(""))));
     else
         GPU_OK(dY.upload(std::vector<std::uint16_t>(static_cast<std::size_t>(m * n), std::uint16_t{0x7fff})));
-    hk::GemmArgs a;
-    a.x = dX.get();
-    a.w = dW.get();
-    a.y = dY.get();
-    a.m = m;
-    a.n = n;
-    a.k = k;
-    a.inType = in;
-    a.outType = out;
-    GPU_OK(ctx.gemm(a, nullptr));
+    GPU_OK(ctx.gemm(denseArgs(dX.get(), dW.get(), dY.get(), m, n, k, in, out), nullptr));
     std::vector<float> got(static_cast<std::size_t>(m * n));
     if (out == ElemType::F32) {
         GPU_OK(dY.download(got));
@@ -157,24 +164,14 @@ private slots:
                 QVERIFY(p.chosenUs <= p.defaultUs);
             else  // beat cuBLAS's default by the margin
                 QVERIFY(p.chosenUs < p.defaultUs * (1.0f - o.minGain));
-            hk::GemmArgs probe;
-            probe.m = p.problem.m;
-            probe.n = n;
-            probe.k = k;
-            probe.inType = t;
-            probe.outType = out;
-            const std::optional<hk::GemmMethod> planned = ctx->plannedMethod(probe);
+            const std::optional<hk::GemmMethod> planned =
+                ctx->plannedMethod(denseArgs(nullptr, nullptr, nullptr, p.problem.m, n, k, t, out));
             QVERIFY(planned.has_value());
             QCOMPARE(static_cast<int>(*planned), static_cast<int>(p.method));
         }
         QCOMPARE(ctx->plans().size(), std::size_t{2});
-        hk::GemmArgs beyond;  // taller than every plan: none applies
-        beyond.m = m2 + 1;
-        beyond.n = n;
-        beyond.k = k;
-        beyond.inType = t;
-        beyond.outType = out;
-        QVERIFY(!ctx->plannedMethod(beyond).has_value());
+        // Taller than every plan: none applies.
+        QVERIFY(!ctx->plannedMethod(denseArgs(nullptr, nullptr, nullptr, m2 + 1, n, k, t, out)).has_value());
         for (std::int64_t m : {std::int64_t{1}, m1 - 1, m1, m1 + 1, m2, m2 + 1})
             checkGemm(*ctx, m, n, k, t, out);
     }
@@ -273,15 +270,7 @@ private slots:
         GPU_OK(dW.upload(encode(w, t)));
         GPU_OK(dEager.alloc(static_cast<std::size_t>(m * n) * 2));
         GPU_OK(dGraph.alloc(static_cast<std::size_t>(m * n) * 2));
-        hk::GemmArgs a;
-        a.x = dX.get();
-        a.w = dW.get();
-        a.y = dEager.get();
-        a.m = m;
-        a.n = n;
-        a.k = k;
-        a.inType = t;
-        a.outType = t;
+        hk::GemmArgs a = denseArgs(dX.get(), dW.get(), dEager.get(), m, n, k, t, t);
         GPU_OK(ctx->gemm(a, nullptr));
         std::vector<std::uint16_t> eager(static_cast<std::size_t>(m * n)), replayed(eager.size());
         GPU_OK(dEager.download(eager));
