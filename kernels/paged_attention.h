@@ -18,6 +18,16 @@ namespace hearth::kernels {
 // 256 tokens (decodeAttentionPartitionTokens) and the partial results merged by a second pass.
 inline constexpr std::int64_t kDecodePartitionTokens = 256;
 
+// Which decode kernel runs. Auto: the tensor-core kernel (paged_attention_decode_tc.cu) for GQA
+// groups of 4 or more query heads once the batch holds kDecodeTensorCoreMinTokens context tokens
+// (nSeqs * maxContext), where it can run (compute capability 8.0+ in a build for 80+, K/V rows
+// and strides on 16-byte boundaries), else the CUDA-core kernels. The environment overrides Auto
+// (read once per process): HEARTH_DECODE_ATTN=simt always the CUDA-core kernels, =tc the tensor
+// cores wherever they can run, so both can be timed on the same shapes without a rebuild.
+// TensorCore refuses what it cannot take; Simt is the CUDA-core kernels.
+enum class DecodeAttentionImpl { Auto, TensorCore, Simt };
+inline constexpr std::int64_t kDecodeTensorCoreMinTokens = 2048;
+
 struct DecodeAttentionArgs {
     const void* q = nullptr;                 // [nSeqs, qStride]: nQHeads * headDim from column 0, rotated
     void* out = nullptr;                     // [nSeqs, outStride]: nQHeads * headDim
@@ -33,16 +43,18 @@ struct DecodeAttentionArgs {
     PagedKv cache;
     void* workspace = nullptr;               // decodeAttentionWorkspaceBytes(...) bytes of device memory
     std::size_t workspaceBytes = 0;
+    DecodeAttentionImpl impl = DecodeAttentionImpl::Auto;
 };
 
 // Context tokens per decode partition for a launch of nSeqs sequences and this maxContext:
 // kDecodePartitionTokens when maxContext fits in one, else the largest of 256, 128 and 64 that
 // gives at least 64 partitions over the batch (short contexts at batch 1 then fill more SMs).
 std::int64_t decodeAttentionPartitionTokens(std::int64_t nSeqs, std::int64_t maxContext);
-// Scratch the split pass needs (0 when maxContext fits one partition).
+// Scratch the split pass needs (0 when maxContext fits one partition), whichever kernel runs.
 std::size_t decodeAttentionWorkspaceBytes(std::int64_t nSeqs, std::int64_t nQHeads, std::int64_t headDim,
                                           std::int64_t maxContext);
-// out[s, h] = softmax(q[s, h] . K[0..ctx_s) * scale) V[0..ctx_s), fp32 math; a sequence with
+// out[s, h] = softmax(q[s, h] . K[0..ctx_s) * scale) V[0..ctx_s), fp32 math (on the tensor cores
+// fp32 accumulation and softmax, P rounded to the cache type before P V); a sequence with
 // contextLens 0 gets zeros.
 KernelStatus pagedAttentionDecode(const DecodeAttentionArgs& args, StreamHandle stream);
 

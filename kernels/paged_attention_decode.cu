@@ -27,10 +27,19 @@
 // partition, whose loads are issued together with the maxima, sums and context length (slots
 // past the length are loaded but never used), so the merge waits on memory about once.
 // Rows and strides that do not allow 16-byte loads use four 4-byte loads per lane instead.
+// A third kernel, decodeTcKernel (paged_attention_decode_tc.cu), does Q K^T and P V on the tensor
+// cores for up to 16 query heads per block over the same partitions (same workspace, same merge);
+// pagedAttentionDecode picks it for GQA groups of 4+ once the batch holds 2048+ context tokens
+// (there the kernels above are bound by their arithmetic: 36.4 us per 7B layer at 32K on an H200,
+// where reading K and V takes 16), where the device and the cache's alignment allow, unless
+// HEARTH_DECODE_ATTN says otherwise (DecodeAttentionImpl in paged_attention.h).
 // Traffic: every K and V element of the context once from DRAM per (sequence, kv head), the
 // chunks of a kv head re-reading it from L2, plus q/out and, when split,
 // nQHeads*(headDim+2)*4 bytes per partition written and read back.
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
 #include <type_traits>
 
 #include "paged_attention_decode.cuh"
@@ -338,12 +347,14 @@ void launchTwoWalk(const DecodeParams& p, const dim3& grid, bool vec, cudaStream
 }
 
 template <typename T, int HD>
-KernelStatus launch(const DecodeParams& p, int nSeqs, bool vec, cudaStream_t stream)
+KernelStatus launch(const DecodeParams& p, int nSeqs, bool vec, bool tensorCores, cudaStream_t stream)
 {
     const dim3 grid(static_cast<unsigned>(p.nSplits), static_cast<unsigned>(p.nKvHeads * p.nChunks),
                     static_cast<unsigned>(nSeqs));
     const ElemType type = std::is_same_v<T, __half> ? ElemType::F16 : ElemType::BF16;
-    if (p.groupSize <= kSmallGroup)
+    if (tensorCores)
+        HEARTH_KERNEL_TRY(launchTensorCore(p, type, HD, grid, stream));
+    else if (p.groupSize <= kSmallGroup)
         launchOnline(p, type, HD, p.nSplits == 1, vec, grid, stream);
     else if (p.nSplits == 1)
         launchTwoWalk<T, HD, kDirectWarps>(p, grid, vec, stream);
@@ -359,14 +370,54 @@ KernelStatus launch(const DecodeParams& p, int nSeqs, bool vec, cudaStream_t str
 }
 
 template <typename T>
-KernelStatus dispatchHeadDim(const DecodeParams& p, int headDim, int nSeqs, bool vec, cudaStream_t stream)
+KernelStatus dispatchHeadDim(const DecodeParams& p, int headDim, int nSeqs, bool vec, bool tensorCores,
+                             cudaStream_t stream)
 {
     switch (headDim) {
-    case 64: return launch<T, 64>(p, nSeqs, vec, stream);
-    case 80: return launch<T, 80>(p, nSeqs, vec, stream);
-    case 96: return launch<T, 96>(p, nSeqs, vec, stream);
-    default: return launch<T, 128>(p, nSeqs, vec, stream);
+    case 64: return launch<T, 64>(p, nSeqs, vec, tensorCores, stream);
+    case 80: return launch<T, 80>(p, nSeqs, vec, tensorCores, stream);
+    case 96: return launch<T, 96>(p, nSeqs, vec, tensorCores, stream);
+    default: return launch<T, 128>(p, nSeqs, vec, tensorCores, stream);
     }
+}
+
+// HEARTH_DECODE_ATTN in the environment, read once per process: "simt" or "tc" force a kernel
+// family over Auto's choice, anything else leaves it.
+DecodeAttentionImpl implForcedByEnvironment()
+{
+    static const DecodeAttentionImpl forced = [] {
+        const char* v = std::getenv("HEARTH_DECODE_ATTN");
+        if (v != nullptr && std::strcmp(v, "simt") == 0)
+            return DecodeAttentionImpl::Simt;
+        if (v != nullptr && std::strcmp(v, "tc") == 0)
+            return DecodeAttentionImpl::TensorCore;
+        return DecodeAttentionImpl::Auto;
+    }();
+    return forced;
+}
+
+// Whether the current device has the tensor-core instructions decodeTcKernel uses (sm_80+) and
+// the build holds it for that device; the kernel check is asked once per device (decode runs
+// once per layer and step).
+KernelStatus hasTensorCoreKernel(bool* yes)
+{
+    constexpr int kCachedDevices = 64;
+    static std::atomic<int> known[kCachedDevices] = {};  // 0 unknown, 1 no, 2 yes
+    int device = 0;
+    HEARTH_CUDA_CHECK(cudaGetDevice(&device));
+    const bool cacheable = device >= 0 && device < kCachedDevices;
+    if (cacheable && known[device].load(std::memory_order_relaxed) != 0) {
+        *yes = known[device].load(std::memory_order_relaxed) == 2;
+        return KernelStatus::success();
+    }
+    int major = 0;
+    HEARTH_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+    *yes = false;
+    if (major >= 8)
+        HEARTH_KERNEL_TRY(decodeTensorCoreCompiled(yes));
+    if (cacheable)
+        known[device].store(*yes ? 2 : 1, std::memory_order_relaxed);
+    return KernelStatus::success();
 }
 
 std::int64_t splitsFor(std::int64_t maxContext, std::int64_t partition)
@@ -445,7 +496,27 @@ KernelStatus pagedAttentionDecode(const DecodeAttentionArgs& a, StreamHandle str
     HEARTH_KERNEL_REQUIRE(nSplits <= kMaxMergeSplits, "context too long for one decode launch");
     HEARTH_KERNEL_REQUIRE(need == 0 || detail::aligned16(a.workspace), "decode attention workspace must be 16-byte aligned");
     const std::int64_t ratio = a.nQHeads / c.nKvHeads;
-    const std::int64_t groupSize = groupSizeFor(ratio, a.nSeqs * c.nKvHeads * nSplits, nSplits == 1);
+    // 16-byte K/V loads (and the tensor cores' 16-byte copies) need every row start 16-byte
+    // aligned (head_dim is a multiple of 8).
+    const bool vec = detail::aligned16(c.kCache) && detail::aligned16(c.vCache) && c.pageStride % 8 == 0 &&
+                     c.tokenStride % 8 == 0 && c.headStride % 8 == 0;
+    HEARTH_KERNEL_REQUIRE(a.impl != DecodeAttentionImpl::TensorCore || vec,
+                          "the tensor-core decode needs the KV cache 16-byte aligned, with strides in multiples "
+                          "of 8 elements");
+    DecodeAttentionImpl impl = a.impl == DecodeAttentionImpl::Auto ? implForcedByEnvironment() : a.impl;
+    if (impl == DecodeAttentionImpl::Auto && ratio >= kTcMinGroup && a.nSeqs * a.maxContext >= kDecodeTensorCoreMinTokens)
+        impl = DecodeAttentionImpl::TensorCore;
+    bool tensorCores = false;
+    if (impl == DecodeAttentionImpl::TensorCore && vec) {
+        HEARTH_KERNEL_TRY(hasTensorCoreKernel(&tensorCores));
+        HEARTH_KERNEL_REQUIRE(tensorCores || a.impl != DecodeAttentionImpl::TensorCore,
+                              "the tensor-core decode needs compute capability 8.0 or newer and a build for CUDA "
+                              "architectures 80 or newer");
+    }
+    // The tensor cores take up to 16 query heads of a kv head per block (one chunk up to GQA 16).
+    const std::int64_t tcChunks = (ratio + kTcGroup - 1) / kTcGroup;
+    const std::int64_t groupSize = tensorCores ? (ratio + tcChunks - 1) / tcChunks
+                                               : groupSizeFor(ratio, a.nSeqs * c.nKvHeads * nSplits, nSplits == 1);
     const std::int64_t nChunks = (ratio + groupSize - 1) / groupSize;
     HEARTH_KERNEL_REQUIRE(c.nKvHeads * nChunks <= 65535, "too many kv heads for one decode launch");
 
@@ -478,13 +549,11 @@ KernelStatus pagedAttentionDecode(const DecodeAttentionArgs& a, StreamHandle str
         p.partialMax = p.partialOut + rows * static_cast<std::size_t>(c.headDim);
         p.partialSum = p.partialMax + rows;
     }
-    // 16-byte K/V loads need every row start 16-byte aligned (head_dim is a multiple of 8).
-    const bool vec = detail::aligned16(c.kCache) && detail::aligned16(c.vCache) && c.pageStride % 8 == 0 &&
-                     c.tokenStride % 8 == 0 && c.headStride % 8 == 0;
     const int nSeqs = static_cast<int>(a.nSeqs);
+    const cudaStream_t s = detail::toStream(stream);
     if (c.type == ElemType::F16)
-        return dispatchHeadDim<__half>(p, static_cast<int>(c.headDim), nSeqs, vec, detail::toStream(stream));
-    return dispatchHeadDim<__nv_bfloat16>(p, static_cast<int>(c.headDim), nSeqs, vec, detail::toStream(stream));
+        return dispatchHeadDim<__half>(p, static_cast<int>(c.headDim), nSeqs, vec, tensorCores, s);
+    return dispatchHeadDim<__nv_bfloat16>(p, static_cast<int>(c.headDim), nSeqs, vec, tensorCores, s);
 }
 
 }  // namespace hearth::kernels

@@ -28,6 +28,8 @@ constexpr std::int64_t kWaveSms = 132;
 constexpr int kMergeThreads = 512;
 constexpr int kMergeLoads = 8;         // partitions per merge thread whose loads are issued at once
 constexpr int kMaxMergeSplits = 4096;  // partitions one merge block weighs in shared memory
+constexpr int kTcGroup = 16;           // most query heads per tensor-core block (one WMMA tile)
+constexpr int kTcMinGroup = 4;         // Auto takes the tensor cores from this GQA group size on
 
 struct DecodeParams {
     const void* q;
@@ -212,5 +214,11 @@ __device__ __forceinline__ int beginPartition(const DecodeParams& p, const Place
 // kSmallGroup query heads per block.
 void launchOnline(const DecodeParams& p, ElemType type, int headDim, bool direct, bool vec, const dim3& grid,
                   cudaStream_t stream);
+
+// Launches decodeTcKernel (paged_attention_decode_tc.cu) for chunks of at most kTcGroup query
+// heads; needs 16-byte aligned K/V rows and strides in multiples of 8 elements.
+KernelStatus launchTensorCore(const DecodeParams& p, ElemType type, int headDim, const dim3& grid, cudaStream_t stream);
+// Whether the build holds decodeTcKernel for the current device's architecture (sm_80+).
+KernelStatus decodeTensorCoreCompiled(bool* yes);
 
 }  // namespace hearth::kernels::decode

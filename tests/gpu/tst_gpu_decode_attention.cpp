@@ -1,21 +1,38 @@
-// Split decode attention at the shapes and corner cases the rewrite for bandwidth introduced,
-// against core's cpu::pagedAttention on the same random cache (tst_gpu_paged_attention covers
-// the head_dim x GQA x layout grid at short contexts): batch-1 contexts that pick each partition
-// size (64, 128, 256 tokens) up to 32K tokens with Qwen2.5-7B's GQA 7 and head_dim 128; a
-// cache whose rows are only 4-byte aligned (the kernel's fallback to 4-byte loads); a context
-// length past maxContext (clamped, not read past the block table); an empty context in a
-// split batch (zeros); and batches of 40 and more sequences, whose blocks take bigger
-// query-head groups than batch 1's (the kernel has variants for 1-2, 3-4, 5-7 and 8 heads).
+// Decode attention on both kernel families, against core's cpu::pagedAttention on the same
+// random cache (tst_gpu_paged_attention covers the head_dim x GQA x layout grid at short
+// contexts). The CUDA-core kernels (DecodeAttentionImpl::Simt) at the shapes and corner cases the
+// rewrite for bandwidth introduced: batch-1 contexts that pick each partition size (64, 128, 256
+// tokens) up to 32K tokens with Qwen2.5-7B's GQA 7 and head_dim 128; a cache whose rows are only
+// 4-byte aligned (the fallback to 4-byte loads); a context length past maxContext (clamped, not
+// read past the block table); an empty context in a split batch (zeros); and batches of 40 and
+// more sequences, whose blocks take bigger query-head groups than batch 1's (variants for 1-2,
+// 3-4, 5-7 and 8 heads). The tensor-core kernel (DecodeAttentionImpl::TensorCore) over fp16/bf16,
+// head_dim 64/80/96/128, GQA 1/4/7/8/16 and 20 (two blocks per kv head), contexts 1 to 4097 with
+// partly filled last pages (single partition and split), several lengths in one launch, empty
+// contexts, batch 8, 7-token pages, clamped lengths and the 7B shape at 32K; its refusal of a
+// cache off 16 bytes; and which kernel Auto picks (bit-identical to the forced one). Tolerances
+// are toleranceFor's, as for the tensor-core prefill (P is rounded to the cache type there too).
 #include <QtTest>
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "gpu_test_util.h"
 #include "paged_cache_fixture.h"
 
 using namespace gputest;
 namespace hk = hearth::kernels;
+
+// GPU_OK for runCase, which returns the output bits.
+#define RUN_OK(expr)                                                                                 \
+    do {                                                                                             \
+        const ::hearth::kernels::KernelStatus runStatus_ = (expr);                                   \
+        if (!runStatus_.ok) {                                                                        \
+            QTest::qFail(runStatus_.describe().c_str(), __FILE__, __LINE__);                         \
+            return {};                                                                               \
+        }                                                                                            \
+    } while (0)
 
 namespace {
 
@@ -28,27 +45,31 @@ struct Case {
     std::vector<int> contextLens;   // what the kernel is told (may exceed maxContext)
     std::int64_t maxContext = 0;
     std::int64_t shiftElements = 0; // cache uploaded this many elements past a 256-byte boundary
+    std::int64_t pageTokens = 16;
+    hk::DecodeAttentionImpl impl = hk::DecodeAttentionImpl::Simt;
+    bool expectRefused = false;     // the launch must fail, naming the cache's alignment
 };
 
-// Runs the decode kernel on `c` and compares with the CPU reference over min(len, maxContext).
-void runCase(const Case& k, std::uint32_t seed)
+// Runs the decode kernel on `c`, compares with the CPU reference over min(len, maxContext) and
+// returns the output's bits (empty after a failure).
+std::vector<std::uint16_t> runCase(const Case& k, std::uint32_t seed)
 {
     PagedCacheFixture c;
     c.type = k.type;
     c.layout = 0;
-    c.pageTokens = 16;
+    c.pageTokens = k.pageTokens;
     c.nKvHeads = k.nKvHeads;
     c.headDim = k.headDim;
     c.nLayers = 1;  // 32K contexts: keep the host copy small
     c.layer = 0;
     std::mt19937 rng(seed);
     c.build(rng, k.lengths, 1);
-    GPU_OK(c.dTables.upload(c.tables));
+    RUN_OK(c.dTables.upload(c.tables));
     const auto bits = encode(c.cache, c.type);
     DeviceBuffer dCache;
-    GPU_OK(dCache.alloc((bits.size() + static_cast<std::size_t>(k.shiftElements)) * 2));
+    RUN_OK(dCache.alloc((bits.size() + static_cast<std::size_t>(k.shiftElements)) * 2));
     auto* base = dCache.as<std::uint16_t>() + k.shiftElements;
-    GPU_OK(hk::copyToDevice(base, bits.data(), bits.size() * 2));
+    RUN_OK(hk::copyToDevice(base, bits.data(), bits.size() * 2));
     hk::PagedKv paged = c.paged();
     paged.kCache = base + c.kOffset();
     paged.vCache = base + c.vOffset();
@@ -58,15 +79,18 @@ void runCase(const Case& k, std::uint32_t seed)
     const std::int64_t qStride = (nQHeads + 2 * k.nKvHeads) * k.headDim;
     const auto q = randomValues(rng, static_cast<std::size_t>(nSeqs * qStride), -4.0f, 4.0f, c.type);
     const float scale = 1.0f / std::sqrt(static_cast<float>(k.headDim));
-    QVERIFY(k.maxContext <= c.maxPagesPerSeq * c.pageTokens);
+    if (k.maxContext > c.maxPagesPerSeq * c.pageTokens) {
+        QTest::qFail("maxContext beyond the block table", __FILE__, __LINE__);
+        return {};
+    }
 
     DeviceBuffer dQ, dOut, dCtx, dWork;
-    GPU_OK(dQ.upload(encode(q, c.type)));
+    RUN_OK(dQ.upload(encode(q, c.type)));
     const std::vector<std::uint16_t> sentinel(static_cast<std::size_t>(nSeqs * nQHeads * k.headDim), 0x7777);
-    GPU_OK(dOut.upload(sentinel));
-    GPU_OK(dCtx.upload(k.contextLens));
+    RUN_OK(dOut.upload(sentinel));
+    RUN_OK(dCtx.upload(k.contextLens));
     const std::size_t workBytes = hk::decodeAttentionWorkspaceBytes(nSeqs, nQHeads, k.headDim, k.maxContext);
-    GPU_OK(dWork.alloc(workBytes));
+    RUN_OK(dWork.alloc(workBytes));
     hk::DecodeAttentionArgs args;
     args.q = dQ.get();
     args.out = dOut.get();
@@ -81,9 +105,17 @@ void runCase(const Case& k, std::uint32_t seed)
     args.cache = paged;
     args.workspace = dWork.get();
     args.workspaceBytes = workBytes;
-    GPU_OK(hk::pagedAttentionDecode(args, nullptr));
+    args.impl = k.impl;
+    if (k.expectRefused) {
+        const KernelStatus refused = hk::pagedAttentionDecode(args, nullptr);
+        if (refused.ok || refused.describe().find("16-byte aligned") == std::string::npos)
+            QTest::qFail(("expected a refusal naming the alignment, got: " + refused.describe()).c_str(), __FILE__,
+                         __LINE__);
+        return {};
+    }
+    RUN_OK(hk::pagedAttentionDecode(args, nullptr));
     std::vector<std::uint16_t> gotBits(sentinel.size());
-    GPU_OK(dOut.download(gotBits));
+    RUN_OK(dOut.download(gotBits));
 
     std::vector<float> ref(gotBits.size(), 0.0f);
     for (std::int64_t s = 0; s < nSeqs; ++s) {
@@ -94,7 +126,37 @@ void runCase(const Case& k, std::uint32_t seed)
             c.reference(q.data() + s * qStride + h * k.headDim, s, h / k.ratio, n, scale,
                         ref.data() + (s * nQHeads + h) * k.headDim);
     }
-    GPU_COMPARE(::gputest::decode(gotBits, c.type), ref, toleranceFor(c.type, rms(ref)));
+    const Diff d = compare(::gputest::decode(gotBits, c.type), ref, toleranceFor(c.type, rms(ref)));
+    if (d.nBad != 0 || !(d.nmse <= toleranceFor(c.type, rms(ref)).nmse)) {
+        QTest::qFail(d.text.c_str(), __FILE__, __LINE__);
+        return {};
+    }
+    return gotBits;
+}
+
+// One tensor-core case: `nSeqs` sequences, the first of `context` tokens, the others shorter
+// (every third one empty), the grid sized for maxContext = context.
+Case tensorCoreCase(ElemType type, int headDim, int ratio, int context, int nSeqs)
+{
+    Case k;
+    k.type = type;
+    k.headDim = headDim;
+    k.nKvHeads = 2;
+    k.ratio = ratio;
+    for (int s = 0; s < nSeqs; ++s) {
+        const int len = s == 0 ? context : (s % 3 == 2 ? 0 : 1 + (s * 389) % context);
+        k.lengths.push_back(std::max(len, 1));
+        k.contextLens.push_back(len);
+    }
+    k.maxContext = context;
+    k.impl = hk::DecodeAttentionImpl::TensorCore;
+    return k;
+}
+
+std::string shapeName(ElemType type, int headDim, int ratio, int context)
+{
+    return std::string(typeName(type)) + " hd " + std::to_string(headDim) + " gqa " + std::to_string(ratio) + " ctx " +
+           std::to_string(context);
 }
 
 }  // namespace
@@ -254,6 +316,142 @@ private slots:
         k.contextLens = {0, 700, 1};
         k.maxContext = 700;
         runCase(k, 1800u);
+    }
+
+    void tensorCoreShapes_data()
+    {
+        QTest::addColumn<int>("type");
+        QTest::addColumn<int>("headDim");
+        QTest::addColumn<int>("ratio");
+        QTest::addColumn<int>("context");
+        for (int t : {0, 1})
+            for (int headDim : {64, 80, 96, 128})
+                for (int ratio : {1, 4, 7, 8, 16})
+                    for (int context : {1, 17, 83, 769})
+                        QTest::newRow(shapeName(static_cast<ElemType>(t), headDim, ratio, context).c_str())
+                            << t << headDim << ratio << context;
+    }
+
+    // Every head_dim and GQA group one WMMA tile takes, in one partition (1, 17, 83 tokens: a
+    // warp with one partly filled tile, the others with none) and split (769: three sequences,
+    // one of them empty, the last partition partly filled).
+    void tensorCoreShapes()
+    {
+        QFETCH(int, type);
+        QFETCH(int, headDim);
+        QFETCH(int, ratio);
+        QFETCH(int, context);
+        const Case k = tensorCoreCase(static_cast<ElemType>(type), headDim, ratio, context, context > 256 ? 3 : 1);
+        runCase(k, 3000u + static_cast<unsigned>(type * 7919 + headDim * 31 + ratio * 101 + context));
+    }
+
+    void tensorCoreLong_data()
+    {
+        QTest::addColumn<int>("type");
+        QTest::addColumn<int>("headDim");
+        QTest::addColumn<int>("ratio");
+        for (int t : {0, 1})
+            for (int headDim : {80, 128})
+                for (int ratio : {7, 16})
+                    QTest::newRow(shapeName(static_cast<ElemType>(t), headDim, ratio, 4097).c_str())
+                        << t << headDim << ratio;
+    }
+
+    // 4097 tokens (256-token partitions, all four warps on four tiles each, one token in the last
+    // partition) next to a shorter sequence.
+    void tensorCoreLong()
+    {
+        QFETCH(int, type);
+        QFETCH(int, headDim);
+        QFETCH(int, ratio);
+        const Case k = tensorCoreCase(static_cast<ElemType>(type), headDim, ratio, 4097, 2);
+        runCase(k, 3500u + static_cast<unsigned>(type * 7 + headDim + ratio));
+    }
+
+    void tensorCoreBatch_data()
+    {
+        QTest::addColumn<int>("type");
+        QTest::addColumn<int>("maxContext");
+        for (int t : {0, 1})
+            for (int maxContext : {200, 1000}) {
+                const std::string name = std::string(typeName(static_cast<ElemType>(t))) + " maxContext " +
+                                         std::to_string(maxContext);
+                QTest::newRow(name.c_str()) << t << maxContext;
+            }
+    }
+
+    // Batch 8 at GQA 7 with lengths from 0 to maxContext, in one partition and split.
+    void tensorCoreBatch()
+    {
+        QFETCH(int, type);
+        QFETCH(int, maxContext);
+        const Case k = tensorCoreCase(static_cast<ElemType>(type), 128, 7, maxContext, 8);
+        runCase(k, 3700u + static_cast<unsigned>(type + maxContext));
+    }
+
+    // Corners of the tensor-core kernel: more query heads than one tile (GQA 20: two blocks per
+    // kv head of 10), 7-token pages (tiles span pages), a length past maxContext (clamped), the
+    // engine's layout with 28 heads over 4 (the 7B shape) at 32K.
+    void tensorCoreCorners()
+    {
+        Case k = tensorCoreCase(ElemType::BF16, 64, 20, 600, 2);
+        runCase(k, 3800u);
+        k = tensorCoreCase(ElemType::F16, 96, 4, 500, 3);
+        k.pageTokens = 7;
+        runCase(k, 3801u);
+        k = tensorCoreCase(ElemType::F16, 128, 7, 600, 2);
+        k.lengths = {600, 40};
+        k.contextLens = {600 + 333, 40};
+        runCase(k, 3802u);
+        k = tensorCoreCase(ElemType::BF16, 128, 7, 32768, 1);
+        k.nKvHeads = 4;
+        k.lengths = {32768 + 100};
+        k.maxContext = 32768 + 100;
+        runCase(k, 3803u);
+    }
+
+    // Forced onto the tensor cores, a cache whose rows are off 16 bytes is refused, not misread.
+    void tensorCoreRefusesUnalignedCache()
+    {
+        Case k = tensorCoreCase(ElemType::F16, 128, 7, 300, 1);
+        k.shiftElements = 2;
+        k.expectRefused = true;
+        runCase(k, 3900u);
+    }
+
+    // Auto takes the tensor cores for GQA 4+ from 2048 context tokens in the batch and the
+    // CUDA-core kernels otherwise, or for a cache off 16 bytes: its output is bit-identical to
+    // the kernel it should have picked (each kernel is deterministic).
+    void autoPicksKernel()
+    {
+        if (!qgetenv("HEARTH_DECODE_ATTN").isEmpty())
+            QSKIP("HEARTH_DECODE_ATTN overrides Auto in this process");
+        struct Pick {
+            Case k;
+            hk::DecodeAttentionImpl expected;
+        };
+        std::vector<Pick> picks;
+        picks.push_back({tensorCoreCase(ElemType::BF16, 128, 7, 2500, 1), hk::DecodeAttentionImpl::TensorCore});
+        picks.push_back({tensorCoreCase(ElemType::F16, 64, 4, 300, 8), hk::DecodeAttentionImpl::TensorCore});
+        picks.push_back({tensorCoreCase(ElemType::BF16, 128, 7, 1500, 1), hk::DecodeAttentionImpl::Simt});
+        picks.push_back({tensorCoreCase(ElemType::BF16, 128, 2, 2500, 1), hk::DecodeAttentionImpl::Simt});
+        Pick unaligned{tensorCoreCase(ElemType::BF16, 128, 7, 2500, 1), hk::DecodeAttentionImpl::Simt};
+        unaligned.k.shiftElements = 2;
+        picks.push_back(unaligned);
+        for (std::size_t i = 0; i < picks.size(); ++i) {
+            Case k = picks[i].k;
+            const auto seed = 4000u + static_cast<unsigned>(i);
+            k.impl = hk::DecodeAttentionImpl::Auto;
+            const auto got = runCase(k, seed);
+            k.impl = picks[i].expected;
+            const auto want = runCase(k, seed);
+            QVERIFY(!got.empty() && !want.empty());
+            QVERIFY2(got == want, ("case " + std::to_string(i) + ": Auto is not the expected kernel").c_str());
+            k.impl = picks[i].expected == hk::DecodeAttentionImpl::Simt ? hk::DecodeAttentionImpl::TensorCore
+                                                                         : hk::DecodeAttentionImpl::Simt;
+            if (k.shiftElements == 0)  // the kernels differ in their roundings: the check can tell them apart
+                QVERIFY2(runCase(k, seed) != want, ("case " + std::to_string(i) + ": kernels agree bitwise").c_str());
+        }
     }
 };
 
