@@ -9,9 +9,8 @@ namespace hearth::kernels {
 namespace {
 
 using detail::fromFloat;
+using detail::silu;
 using detail::toFloat;
-
-__device__ __forceinline__ float silu(float g) { return g / (1.0f + expf(-g)); }
 
 template <typename T, bool Pairs>
 __global__ void siluAndMulKernel(const T* gateUp, T* out, std::int64_t nTokens, std::int64_t inter)

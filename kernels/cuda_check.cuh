@@ -81,6 +81,10 @@ __device__ __forceinline__ void load8(const T* p, float (&out)[8])
     }
 }
 
+// SiLU in fp32 as the CPU engine computes it (the activation kernel and the GEMV's fused
+// epilogue share it, so both write the same bits).
+__device__ __forceinline__ float silu(float g) { return g / (1.0f + expf(-g)); }
+
 __device__ __forceinline__ float warpSum(float v)
 {
 #pragma unroll

@@ -1,6 +1,7 @@
 // GEMV for decode at batch 1..8: y[b] = W x[b] (+ bias) with W [out, in] row-major.
 // Shapes: 128-thread blocks of 4 warps; each warp owns R consecutive weight rows (R = 1 at batch
-// 1, 2 at batch 2..8 so each x chunk read serves two rows) and walks them in 16-byte chunks
+// 1, 2 at batch 2..8 so each x chunk read serves two rows; with the fused SiLU-and-multiply,
+// always 2: a gate row and its up row, one output) and walks them in 16-byte chunks
 // (8 elements) with its 32 lanes side by side, so one warp load covers 512 contiguous bytes of a
 // row. The K loop is unrolled so that each lane has R*U = 8 independent 16-byte weight loads in
 // flight (U = 8 / R chunks per row), issued before any of them is used, and the end of the row
@@ -64,7 +65,9 @@ __device__ __forceinline__ void chunkFma(const uint4 (&w)[R], const T* __restric
 }
 
 // Sums acc over the warp; lane r*B+b stores row o0+r of batch row b (rows past outDim skipped).
-template <typename T, int B, int R>
+// Gated (GemvArgs::siluMul): acc[0] is the gate row o0, acc[1] the up row o0 + outDim, and lane b
+// stores silu(gate) * up for output o0, each rounded to T first as the unfused path would.
+template <typename T, int B, int R, bool Gated>
 __device__ __forceinline__ void reduceAndStore(float (&acc)[R][B], int lane, std::int64_t o0, std::int64_t outDim,
                                                const T* __restrict__ bias, T* __restrict__ y, std::int64_t yStride)
 {
@@ -73,37 +76,57 @@ __device__ __forceinline__ void reduceAndStore(float (&acc)[R][B], int lane, std
 #pragma unroll
         for (int b = 0; b < B; ++b)
             acc[r][b] = detail::warpSum(acc[r][b]);
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-        const std::int64_t o = o0 + r;
+    if constexpr (Gated) {
+        static_assert(R == 2, "a gated warp owns one gate row and its up row");
 #pragma unroll
         for (int b = 0; b < B; ++b) {
-            if (lane == r * B + b && o < outDim) {
-                const float bv = bias ? toFloat(bias[o]) : 0.0f;
-                y[b * yStride + o] = fromFloat<T>(acc[r][b] + bv);
+            if (lane == b && o0 < outDim) {
+                const float g = toFloat(fromFloat<T>(acc[0][b]));
+                const float u = toFloat(fromFloat<T>(acc[1][b]));
+                y[b * yStride + o0] = fromFloat<T>(detail::silu(g) * u);
+            }
+        }
+    } else {
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+            const std::int64_t o = o0 + r;
+#pragma unroll
+            for (int b = 0; b < B; ++b) {
+                if (lane == r * B + b && o < outDim) {
+                    const float bv = bias ? toFloat(bias[o]) : 0.0f;
+                    y[b * yStride + o] = fromFloat<T>(acc[r][b] + bv);
+                }
             }
         }
     }
 }
 
+// Weight row r of the warp whose first output is o0: rows past outDim (last warp only) re-read
+// the last one instead of branching (not stored); gated warps read gate row o0 and up row
+// o0 + outDim.
+template <bool Gated>
+__device__ __forceinline__ std::int64_t weightRow(std::int64_t o0, int r, std::int64_t outDim)
+{
+    if constexpr (Gated)
+        return (o0 < outDim ? o0 : outDim - 1) + r * outDim;
+    return o0 + r < outDim ? o0 + r : outDim - 1;
+}
+
 // Requires inDim % 8 == 0, xStride % 8 == 0 and 16-byte aligned weight and x.
-template <typename T, int B, int R>
+template <typename T, int B, int R, bool Gated>
 __global__ void __launch_bounds__(kThreads)
     gemvVecKernel(const T* __restrict__ weight, const T* __restrict__ x, const T* __restrict__ bias, T* __restrict__ y,
                   std::int64_t outDim, std::int64_t inDim, std::int64_t xStride, std::int64_t yStride)
 {
     constexpr int U = R == 1 ? 8 : 4;
     const int lane = threadIdx.x & 31;
-    const std::int64_t o0 = (static_cast<std::int64_t>(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5)) * R;
+    const std::int64_t o0 = (static_cast<std::int64_t>(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5)) * (Gated ? 1 : R);
     if (o0 >= outDim)
         return;  // the whole warp leaves together: no shuffle below misses a lane
-    // Rows past outDim (last warp only) re-read the last row instead of branching; not stored.
     const uint4* w[R];
 #pragma unroll
-    for (int r = 0; r < R; ++r) {
-        const std::int64_t o = o0 + r < outDim ? o0 + r : outDim - 1;
-        w[r] = reinterpret_cast<const uint4*>(weight + o * inDim);
-    }
+    for (int r = 0; r < R; ++r)
+        w[r] = reinterpret_cast<const uint4*>(weight + weightRow<Gated>(o0, r, outDim) * inDim);
     float acc[R][B];
 #pragma unroll
     for (int r = 0; r < R; ++r)
@@ -140,11 +163,12 @@ __global__ void __launch_bounds__(kThreads)
             if (u < left)
                 chunkFma<T, B, R>(raw[u], x, xStride, c + 32 * u, acc);
     }
-    reduceAndStore<T, B, R>(acc, lane, o0, outDim, bias, y, yStride);
+    reduceAndStore<T, B, R, Gated>(acc, lane, o0, outDim, bias, y, yStride);
 }
 
-// Any inDim, stride and alignment: one warp per row, 2-byte loads.
-template <typename T, int B>
+// Any inDim, stride and alignment: one warp per output (one row, or a gate and an up row), 2-byte
+// loads.
+template <typename T, int B, bool Gated>
 __global__ void __launch_bounds__(kThreads)
     gemvScalarKernel(const T* __restrict__ weight, const T* __restrict__ x, const T* __restrict__ bias, T* __restrict__ y,
                      std::int64_t outDim, std::int64_t inDim, std::int64_t xStride, std::int64_t yStride)
@@ -153,51 +177,64 @@ __global__ void __launch_bounds__(kThreads)
     const std::int64_t o = static_cast<std::int64_t>(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5);
     if (o >= outDim)
         return;
-    const T* w = weight + o * inDim;
-    float acc[1][B];
+    constexpr int R = Gated ? 2 : 1;
+    float acc[R][B];
 #pragma unroll
-    for (int b = 0; b < B; ++b)
-        acc[0][b] = 0.0f;
-    for (std::int64_t i = lane; i < inDim; i += 32) {
-        const float wv = toFloat(w[i]);
+    for (int r = 0; r < R; ++r) {
+        const T* w = weight + weightRow<Gated>(o, r, outDim) * inDim;
 #pragma unroll
         for (int b = 0; b < B; ++b)
-            acc[0][b] = fmaf(wv, toFloat(x[b * xStride + i]), acc[0][b]);
+            acc[r][b] = 0.0f;
+        for (std::int64_t i = lane; i < inDim; i += 32) {
+            const float wv = toFloat(w[i]);
+#pragma unroll
+            for (int b = 0; b < B; ++b)
+                acc[r][b] = fmaf(wv, toFloat(x[b * xStride + i]), acc[r][b]);
+        }
     }
-    reduceAndStore<T, B, 1>(acc, lane, o, outDim, bias, y, yStride);
+    reduceAndStore<T, B, R, Gated>(acc, lane, o, outDim, bias, y, yStride);
 }
 
-template <typename T, int B>
+template <typename T, int B, bool Gated>
 void launchRows(const GemvArgs& a, std::int64_t xStride, std::int64_t yStride, bool vec, cudaStream_t stream)
 {
-    constexpr int R = B == 1 ? 1 : 2;
+    constexpr int R = B == 1 && !Gated ? 1 : 2;
     const auto* w = static_cast<const T*>(a.weight);
     const auto* x = static_cast<const T*>(a.x);
     const auto* bias = static_cast<const T*>(a.bias);
     auto* y = static_cast<T*>(a.y);
     if (vec) {
-        const std::int64_t rowsPerBlock = std::int64_t{kWarpsPerBlock} * R;
+        const std::int64_t rowsPerBlock = std::int64_t{kWarpsPerBlock} * (Gated ? 1 : R);
         const auto grid = static_cast<unsigned>((a.outDim + rowsPerBlock - 1) / rowsPerBlock);
-        gemvVecKernel<T, B, R><<<grid, kThreads, 0, stream>>>(w, x, bias, y, a.outDim, a.inDim, xStride, yStride);
+        gemvVecKernel<T, B, R, Gated><<<grid, kThreads, 0, stream>>>(w, x, bias, y, a.outDim, a.inDim, xStride, yStride);
     } else {
         const auto grid = static_cast<unsigned>((a.outDim + kWarpsPerBlock - 1) / kWarpsPerBlock);
-        gemvScalarKernel<T, B><<<grid, kThreads, 0, stream>>>(w, x, bias, y, a.outDim, a.inDim, xStride, yStride);
+        gemvScalarKernel<T, B, Gated><<<grid, kThreads, 0, stream>>>(w, x, bias, y, a.outDim, a.inDim, xStride, yStride);
+    }
+}
+
+template <typename T, bool Gated>
+void launch(const GemvArgs& a, std::int64_t xStride, std::int64_t yStride, bool vec, cudaStream_t s)
+{
+    switch (a.nRows) {
+    case 1: launchRows<T, 1, Gated>(a, xStride, yStride, vec, s); break;
+    case 2: launchRows<T, 2, Gated>(a, xStride, yStride, vec, s); break;
+    case 3: launchRows<T, 3, Gated>(a, xStride, yStride, vec, s); break;
+    case 4: launchRows<T, 4, Gated>(a, xStride, yStride, vec, s); break;
+    case 5: launchRows<T, 5, Gated>(a, xStride, yStride, vec, s); break;
+    case 6: launchRows<T, 6, Gated>(a, xStride, yStride, vec, s); break;
+    case 7: launchRows<T, 7, Gated>(a, xStride, yStride, vec, s); break;
+    default: launchRows<T, 8, Gated>(a, xStride, yStride, vec, s); break;
     }
 }
 
 template <typename T>
-void launch(const GemvArgs& a, std::int64_t xStride, std::int64_t yStride, bool vec, cudaStream_t s)
+void launchType(const GemvArgs& a, std::int64_t xStride, std::int64_t yStride, bool vec, cudaStream_t s)
 {
-    switch (a.nRows) {
-    case 1: launchRows<T, 1>(a, xStride, yStride, vec, s); break;
-    case 2: launchRows<T, 2>(a, xStride, yStride, vec, s); break;
-    case 3: launchRows<T, 3>(a, xStride, yStride, vec, s); break;
-    case 4: launchRows<T, 4>(a, xStride, yStride, vec, s); break;
-    case 5: launchRows<T, 5>(a, xStride, yStride, vec, s); break;
-    case 6: launchRows<T, 6>(a, xStride, yStride, vec, s); break;
-    case 7: launchRows<T, 7>(a, xStride, yStride, vec, s); break;
-    default: launchRows<T, 8>(a, xStride, yStride, vec, s); break;
-    }
+    if (a.siluMul)
+        launch<T, true>(a, xStride, yStride, vec, s);
+    else
+        launch<T, false>(a, xStride, yStride, vec, s);
 }
 
 }  // namespace
@@ -212,15 +249,17 @@ KernelStatus gemv(const GemvArgs& a, StreamHandle stream)
     HEARTH_KERNEL_REQUIRE(a.xStride == 0 || a.xStride >= a.inDim, "x stride shorter than a row");
     HEARTH_KERNEL_REQUIRE(a.yStride == 0 || a.yStride >= a.outDim, "y stride shorter than a row");
     HEARTH_KERNEL_REQUIRE(a.weight && a.x && a.y, "gemv needs weight, x and y");
+    HEARTH_KERNEL_REQUIRE(!a.siluMul || !a.bias, "the SiLU-and-multiply GEMV takes no bias");
+    HEARTH_KERNEL_REQUIRE(!a.siluMul || a.outDim <= std::numeric_limits<std::int64_t>::max() / 2, "outDim too large");
     if (a.outDim == 0)
         return KernelStatus::success();
     const std::int64_t xStride = a.xStride ? a.xStride : a.inDim;
     const std::int64_t yStride = a.yStride ? a.yStride : a.outDim;
     const bool vec = a.inDim % 8 == 0 && xStride % 8 == 0 && detail::aligned16(a.weight) && detail::aligned16(a.x);
     if (a.type == ElemType::F16)
-        launch<__half>(a, xStride, yStride, vec, detail::toStream(stream));
+        launchType<__half>(a, xStride, yStride, vec, detail::toStream(stream));
     else
-        launch<__nv_bfloat16>(a, xStride, yStride, vec, detail::toStream(stream));
+        launchType<__nv_bfloat16>(a, xStride, yStride, vec, detail::toStream(stream));
     HEARTH_CUDA_CHECK_LAUNCH();
     return KernelStatus::success();
 }

@@ -23,9 +23,15 @@ struct GemvArgs {
     std::int64_t xStride = 0;      // 0 means inDim
     std::int64_t yStride = 0;      // 0 means outDim
     ElemType type = ElemType::F16; // of weight, x, bias and y: F16 or BF16
+    // The fused gate|up projection with SiLU-and-multiply in its epilogue: weight holds 2*outDim
+    // rows (gate rows, then up rows, as the engine fuses them), and y[r, o] = silu(g) * u with g and
+    // u each rounded to `type` first, exactly what the plain GEMV followed by siluAndMul writes,
+    // without the second kernel or the round trip of the 2*outDim-wide product. No bias.
+    bool siluMul = false;
 };
 
-// y[r, o] = sum_i x[r, i] * weight[o, i] (+ bias[o]), fp32 accumulation, rounded once to `type`.
+// y[r, o] = sum_i x[r, i] * weight[o, i] (+ bias[o]), fp32 accumulation, rounded once to `type`
+// (with siluMul, see GemvArgs).
 KernelStatus gemv(const GemvArgs& args, StreamHandle stream);
 
 }  // namespace hearth::kernels

@@ -1,5 +1,7 @@
-// RoPE, in place on q and k.
-// Shapes: grid (token, group of 4 heads), 128 threads; each block builds the token's cos/sin
+// RoPE, in place on q and k, optionally also writing the rotated k and the v of each token into
+// the paged KV cache (writeKv's work, one launch fewer per decode layer).
+// Shapes: grid (token, group of 4 heads; the v heads after q's and k's when writing the cache),
+// 128 threads; each block builds the token's cos/sin
 // table ([headDim/2] pairs, from the fp32 angle position * invFreq[i] with full-precision
 // sincosf) in shared memory and applies it to its 4 q/k heads (several blocks per token, so a
 // decode step's single token is not one long walk on one SM). Each element is read and written once: memory-bound
@@ -16,50 +18,110 @@ using detail::toFloat;
 constexpr int kMaxHalf = 256;
 constexpr int kHeadsPerBlock = 4;  // blocks per token = heads / 4: a decode token spreads over SMs
 
+struct RopeParams {
+    void* q;
+    void* k;
+    const void* v;
+    const std::int32_t* positions;
+    const float* invFreq;
+    float scale;
+    int nQHeads, nKHeads, nVHeads, headDim;  // nVHeads: 0 unless the cache is written
+    std::int64_t qStride, kStride, vStride;
+    const std::int32_t* slotMapping;
+    void* kCache;
+    void* vCache;
+    std::int64_t pageStride, tokenStride, headStride, pageTokens;
+};
+
+// Heads [0, nQ) are q's, [nQ, nQ + nK) k's, then (writing the cache) nV heads of v to copy.
 template <typename T>
-__global__ void ropeKernel(T* q, T* k, const std::int32_t* positions, const float* invFreq, float scale,
-                           int nQHeads, int nKHeads, int headDim, std::int64_t qStride, std::int64_t kStride)
+__global__ void ropeKernel(RopeParams p)
 {
     __shared__ float cosT[kMaxHalf];
     __shared__ float sinT[kMaxHalf];
     const std::int64_t token = blockIdx.x;
-    const int half = headDim / 2;
-    const auto pos = static_cast<float>(positions[token]);
+    const int half = p.headDim / 2;
+    const auto pos = static_cast<float>(p.positions[token]);
     for (int i = threadIdx.x; i < half; i += blockDim.x) {
-        const float angle = invFreq[i] * pos;  // fp32 product, as transformers' inv_freq @ position_ids
+        const float angle = p.invFreq[i] * pos;  // fp32 product, as transformers' inv_freq @ position_ids
         float s, c;
         sincosf(angle, &s, &c);
-        cosT[i] = c * scale;
-        sinT[i] = s * scale;
+        cosT[i] = c * p.scale;
+        sinT[i] = s * p.scale;
     }
     __syncthreads();
+    // The token's slot in the cache (when writing it): element (head, d) at cacheRow + head * headStride + d.
+    std::int64_t cacheRow = -1;
+    if (p.nVHeads > 0) {
+        const std::int64_t slot = p.slotMapping[token];
+        if (slot >= 0)
+            cacheRow = (slot / p.pageTokens) * p.pageStride + (slot % p.pageTokens) * p.tokenStride;
+    }
     const int head0 = blockIdx.y * kHeadsPerBlock;
-    const int nHeads = min(kHeadsPerBlock, nQHeads + nKHeads - head0);
+    const int nHeads = min(kHeadsPerBlock, p.nQHeads + p.nKHeads + p.nVHeads - head0);
     const int nPairs = nHeads * half;
     for (int idx = threadIdx.x; idx < nPairs; idx += blockDim.x) {
         const int head = head0 + idx / half;
         const int i = idx % half;
-        T* v = head < nQHeads ? q + token * qStride + static_cast<std::int64_t>(head) * headDim
-                              : k + token * kStride + static_cast<std::int64_t>(head - nQHeads) * headDim;
-        const float x1 = toFloat(v[i]);
-        const float x2 = toFloat(v[i + half]);
-        v[i] = fromFloat<T>(x1 * cosT[i] - x2 * sinT[i]);
-        v[i + half] = fromFloat<T>(x2 * cosT[i] + x1 * sinT[i]);
+        if (head >= p.nQHeads + p.nKHeads) {  // v: copied into the cache as it is
+            const int vh = head - p.nQHeads - p.nKHeads;
+            if (cacheRow >= 0) {
+                const T* src = static_cast<const T*>(p.v) + token * p.vStride + static_cast<std::int64_t>(vh) * p.headDim;
+                T* dst = static_cast<T*>(p.vCache) + cacheRow + vh * p.headStride;
+                dst[i] = src[i];
+                dst[i + half] = src[i + half];
+            }
+            continue;
+        }
+        const bool isK = head >= p.nQHeads;
+        const int h = isK ? head - p.nQHeads : head;
+        T* x = isK ? static_cast<T*>(p.k) + token * p.kStride + static_cast<std::int64_t>(h) * p.headDim
+                   : static_cast<T*>(p.q) + token * p.qStride + static_cast<std::int64_t>(h) * p.headDim;
+        const float x1 = toFloat(x[i]);
+        const float x2 = toFloat(x[i + half]);
+        const T r1 = fromFloat<T>(x1 * cosT[i] - x2 * sinT[i]);
+        const T r2 = fromFloat<T>(x2 * cosT[i] + x1 * sinT[i]);
+        x[i] = r1;
+        x[i + half] = r2;
+        if (isK && cacheRow >= 0) {
+            T* dst = static_cast<T*>(p.kCache) + cacheRow + h * p.headStride;
+            dst[i] = r1;
+            dst[i + half] = r2;
+        }
     }
 }
 
 template <typename T>
 KernelStatus launch(const RopeArgs& a, StreamHandle stream)
 {
-    const std::int64_t qStride = a.qStride ? a.qStride : a.nQHeads * a.headDim;
-    const std::int64_t kStride = a.kStride ? a.kStride : a.nKHeads * a.headDim;
-    const std::int64_t nHeads = a.nQHeads + (a.k ? a.nKHeads : 0);
+    RopeParams p{};
+    p.q = a.q;
+    p.k = a.k;
+    p.v = a.v;
+    p.positions = a.positions;
+    p.invFreq = a.invFreq;
+    p.scale = a.attentionScale;
+    p.nQHeads = static_cast<int>(a.nQHeads);
+    p.nKHeads = static_cast<int>(a.k ? a.nKHeads : 0);
+    p.nVHeads = static_cast<int>(a.writeCache ? a.nKHeads : 0);
+    p.headDim = static_cast<int>(a.headDim);
+    p.qStride = a.qStride ? a.qStride : a.nQHeads * a.headDim;
+    p.kStride = a.kStride ? a.kStride : a.nKHeads * a.headDim;
+    p.vStride = a.vStride ? a.vStride : a.nKHeads * a.headDim;
+    if (a.writeCache) {
+        p.slotMapping = a.slotMapping;
+        p.kCache = a.cache.kCache;
+        p.vCache = a.cache.vCache;
+        p.pageStride = a.cache.pageStride;
+        p.tokenStride = a.cache.tokenStride;
+        p.headStride = a.cache.headStride;
+        p.pageTokens = a.cache.pageTokens;
+    }
+    const int nHeads = p.nQHeads + p.nKHeads + p.nVHeads;
     if (nHeads == 0)
         return KernelStatus::success();
     const dim3 grid(static_cast<unsigned>(a.nTokens), static_cast<unsigned>((nHeads + kHeadsPerBlock - 1) / kHeadsPerBlock));
-    ropeKernel<T><<<grid, 128, 0, detail::toStream(stream)>>>(
-        static_cast<T*>(a.q), static_cast<T*>(a.k), a.positions, a.invFreq, a.attentionScale,
-        static_cast<int>(a.nQHeads), static_cast<int>(a.k ? a.nKHeads : 0), static_cast<int>(a.headDim), qStride, kStride);
+    ropeKernel<T><<<grid, 128, 0, detail::toStream(stream)>>>(p);
     HEARTH_CUDA_CHECK_LAUNCH();
     return KernelStatus::success();
 }
@@ -76,6 +138,14 @@ KernelStatus applyRope(const RopeArgs& a, StreamHandle stream)
     HEARTH_KERNEL_REQUIRE(a.qStride == 0 || a.qStride >= a.nQHeads * a.headDim, "q stride shorter than a row");
     HEARTH_KERNEL_REQUIRE(a.kStride == 0 || a.kStride >= a.nKHeads * a.headDim, "k stride shorter than a row");
     HEARTH_KERNEL_REQUIRE(a.positions && a.invFreq && (a.q || a.nQHeads == 0), "RoPE needs positions, inv_freq and q");
+    if (a.writeCache) {
+        HEARTH_KERNEL_TRY(checkPagedKv(a.cache));
+        HEARTH_KERNEL_REQUIRE(a.k && a.v && a.slotMapping, "writing the KV cache needs k, v and a slot mapping");
+        HEARTH_KERNEL_REQUIRE(a.cache.type == a.type, "the KV cache must have the type of q and k");
+        HEARTH_KERNEL_REQUIRE(a.nKHeads == a.cache.nKvHeads && a.headDim == a.cache.headDim,
+                              "k's heads must have the KV cache's shape");
+        HEARTH_KERNEL_REQUIRE(a.vStride == 0 || a.vStride >= a.nKHeads * a.headDim, "v stride shorter than a row");
+    }
     if (a.nTokens == 0)
         return KernelStatus::success();
     return a.type == ElemType::F16 ? launch<__half>(a, stream) : launch<__nv_bfloat16>(a, stream);

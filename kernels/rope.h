@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "kernel_status.h"
+#include "paged_kv.h"
 
 namespace hearth::kernels {
 
@@ -23,10 +23,20 @@ struct RopeArgs {
     std::int64_t qStride = 0;              // elements between tokens; 0 means nQHeads * headDim
     std::int64_t kStride = 0;              // 0 means nKHeads * headDim
     ElemType type = ElemType::F16;         // F16 or BF16
+
+    // Optional, writeKv's job in the same launch: the rotated k of each token (also left in k) and
+    // its v go to cache slot slotMapping[t] (negative: skipped), so a decode layer has one kernel
+    // fewer. Needs k, with nKHeads == cache.nKvHeads and headDim == cache.headDim.
+    bool writeCache = false;
+    const void* v = nullptr;               // [nTokens, vStride]: nKHeads heads
+    std::int64_t vStride = 0;              // 0 means nKHeads * headDim
+    const std::int32_t* slotMapping = nullptr;  // [nTokens]
+    PagedKv cache;
 };
 
 // x[i] = x[i] cos - x[i+h] sin, x[i+h] = x[i+h] cos + x[i] sin with cos/sin of position * invFreq[i]
-// (fp32 angle, as transformers computes it) times attentionScale.
+// (fp32 angle, as transformers computes it) times attentionScale; with writeCache, also the K/V
+// cache write (see RopeArgs).
 KernelStatus applyRope(const RopeArgs& args, StreamHandle stream);
 
 }  // namespace hearth::kernels

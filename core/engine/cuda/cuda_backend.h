@@ -95,6 +95,10 @@ private:
     Status runLayer(const Step& step, std::size_t layer);
     Status linear(const void* x, const void* w, const void* bias, void* y, std::int64_t nRows, std::int64_t outDim,
                   std::int64_t inDim);
+    // Whether a projection of this shape runs on the GEMV (few rows, and no tuned plan against it).
+    bool gemvServes(std::int64_t nRows, std::int64_t outDim, std::int64_t inDim) const;
+    // The MLP's gate|up projection and SiLU-and-multiply, into the activation buffer.
+    Status gateUpSilu(const Step& step, std::size_t layer);
     Status lora(const Step& step, std::size_t layer, LinearKind kind, const void* x, std::int64_t xStride, void* y,
                 std::int64_t yStride);
 
