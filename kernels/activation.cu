@@ -4,6 +4,7 @@
 // and writes 2 per output element: memory-bound.
 #include "activation.h"
 #include "cuda_check.cuh"
+#include "launch.cuh"
 
 namespace hearth::kernels {
 namespace {
@@ -15,6 +16,8 @@ using detail::toFloat;
 template <typename T, bool Pairs>
 __global__ void siluAndMulKernel(const T* gateUp, T* out, std::int64_t nTokens, std::int64_t inter)
 {
+    detail::pdlWait();
+    detail::pdlLaunchDependents();
     const std::int64_t perRow = Pairs ? inter / 2 : inter;
     const std::int64_t total = nTokens * perRow;
     const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
@@ -41,11 +44,11 @@ KernelStatus launch(const void* gateUp, void* out, std::int64_t nTokens, std::in
     const std::int64_t blocks = (work + 255) / 256;
     const auto grid = static_cast<unsigned>(blocks < 65536 ? blocks : 65536);
     if (pairs)
-        siluAndMulKernel<T, true><<<grid, 256, 0, detail::toStream(stream)>>>(static_cast<const T*>(gateUp),
-                                                                              static_cast<T*>(out), nTokens, inter);
+        detail::launchPdl(siluAndMulKernel<T, true>, grid, 256, 0, detail::toStream(stream), static_cast<const T*>(gateUp),
+                          static_cast<T*>(out), nTokens, inter);
     else
-        siluAndMulKernel<T, false><<<grid, 256, 0, detail::toStream(stream)>>>(static_cast<const T*>(gateUp),
-                                                                               static_cast<T*>(out), nTokens, inter);
+        detail::launchPdl(siluAndMulKernel<T, false>, grid, 256, 0, detail::toStream(stream), static_cast<const T*>(gateUp),
+                          static_cast<T*>(out), nTokens, inter);
     HEARTH_CUDA_CHECK_LAUNCH();
     return KernelStatus::success();
 }

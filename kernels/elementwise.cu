@@ -4,6 +4,7 @@
 // bytes moved per flop): gather and conversion use 16-byte accesses when rows are 16-byte aligned
 // and fall back to 2-byte accesses otherwise; bias add reads x once and writes it once.
 #include "cuda_check.cuh"
+#include "launch.cuh"
 #include "elementwise.h"
 
 namespace hearth::kernels {
@@ -17,6 +18,8 @@ template <bool Vec>
 __global__ void embeddingKernel(const std::int32_t* ids, const std::uint16_t* table, std::uint16_t* out,
                                 std::int64_t vocab, std::int64_t hidden)
 {
+    detail::pdlWait();
+    detail::pdlLaunchDependents();
     const std::int64_t t = blockIdx.x;
     const std::int64_t id = ids[t];
     std::uint16_t* dst = out + t * hidden;
@@ -56,6 +59,8 @@ __global__ void f16ToBf16Kernel(const __half* in, __nv_bfloat16* out, std::int64
 template <typename T>
 __global__ void addBiasKernel(T* x, const T* bias, std::int64_t nCols, std::int64_t rowStride)
 {
+    detail::pdlWait();
+    detail::pdlLaunchDependents();
     T* row = x + static_cast<std::int64_t>(blockIdx.x) * rowStride;
     for (std::int64_t c = threadIdx.x; c < nCols; c += blockDim.x)
         row[c] = fromFloat<T>(toFloat(row[c]) + toFloat(bias[c]));
@@ -81,9 +86,9 @@ KernelStatus embeddingGather(const EmbeddingArgs& a, StreamHandle stream)
     const bool vec = a.hidden % 8 == 0 && detail::aligned16(table) && detail::aligned16(out);
     const auto grid = static_cast<unsigned>(a.nTokens);
     if (vec)
-        embeddingKernel<true><<<grid, 128, 0, detail::toStream(stream)>>>(a.ids, table, out, a.vocab, a.hidden);
+        detail::launchPdl(embeddingKernel<true>, grid, 128, 0, detail::toStream(stream), a.ids, table, out, a.vocab, a.hidden);
     else
-        embeddingKernel<false><<<grid, 256, 0, detail::toStream(stream)>>>(a.ids, table, out, a.vocab, a.hidden);
+        detail::launchPdl(embeddingKernel<false>, grid, 256, 0, detail::toStream(stream), a.ids, table, out, a.vocab, a.hidden);
     HEARTH_CUDA_CHECK_LAUNCH();
     return KernelStatus::success();
 }
@@ -120,11 +125,11 @@ KernelStatus addBias(void* x, const void* bias, std::int64_t nRows, std::int64_t
         return KernelStatus::success();
     const auto grid = static_cast<unsigned>(nRows);
     if (type == ElemType::F16)
-        addBiasKernel<<<grid, 256, 0, detail::toStream(stream)>>>(static_cast<__half*>(x), static_cast<const __half*>(bias),
-                                                                  nCols, rowStride);
+        detail::launchPdl(addBiasKernel<__half>, grid, 256, 0, detail::toStream(stream), static_cast<__half*>(x),
+                          static_cast<const __half*>(bias), nCols, rowStride);
     else
-        addBiasKernel<<<grid, 256, 0, detail::toStream(stream)>>>(static_cast<__nv_bfloat16*>(x),
-                                                                  static_cast<const __nv_bfloat16*>(bias), nCols, rowStride);
+        detail::launchPdl(addBiasKernel<__nv_bfloat16>, grid, 256, 0, detail::toStream(stream), static_cast<__nv_bfloat16*>(x),
+                          static_cast<const __nv_bfloat16*>(bias), nCols, rowStride);
     HEARTH_CUDA_CHECK_LAUNCH();
     return KernelStatus::success();
 }

@@ -21,6 +21,7 @@
 
 #include "cuda_check.cuh"
 #include "gemv.h"
+#include "launch.cuh"
 
 namespace hearth::kernels {
 namespace {
@@ -112,6 +113,24 @@ __device__ __forceinline__ std::int64_t weightRow(std::int64_t o0, int r, std::i
     return o0 + r < outDim ? o0 + r : outDim - 1;
 }
 
+// Chunks of the round starting at chunk c that a lane walks: U, fewer at the row's end, 0 past it.
+template <int U>
+__device__ __forceinline__ int roundChunks(int c, int nChunks)
+{
+    return c < nChunks ? min(U, (nChunks - c + 31) / 32) : 0;
+}
+
+// The weight loads of one round, all in flight at once (streaming: nothing reuses them in a step).
+template <int U, int R>
+__device__ __forceinline__ void loadRound(uint4 (&raw)[U][R], const uint4* const* w, int c, int left)
+{
+#pragma unroll
+    for (int u = 0; u < U; ++u)
+#pragma unroll
+        for (int r = 0; r < R; ++r)
+            raw[u][r] = u < left ? __ldcs(w[r] + c + 32 * u) : make_uint4(0, 0, 0, 0);
+}
+
 // Requires inDim % 8 == 0, xStride % 8 == 0 and 16-byte aligned weight and x.
 template <typename T, int B, int R, bool Gated>
 __global__ void __launch_bounds__(kThreads)
@@ -134,34 +153,25 @@ __global__ void __launch_bounds__(kThreads)
         for (int b = 0; b < B; ++b)
             acc[r][b] = 0.0f;
 
+    // The row in rounds of U chunks per lane (the last round of a row fewer, its loads predicated
+    // off past the end: at inDim 3584, 448 chunks, 2 round trips per row instead of 5). The first
+    // round's weight loads are issued before waiting for the previous kernel: they read only
+    // weights, and they overlap its tail (launch.cuh).
     const int nChunks = static_cast<int>(inDim / 8);
     int c = lane;
-    for (; c + 32 * (U - 1) < nChunks; c += 32 * U) {
-        uint4 raw[U][R];
+    int left = roundChunks<U>(c, nChunks);
+    uint4 raw[U][R];
+    loadRound<U, R>(raw, w, c, left);
+    detail::pdlWait();
+    detail::pdlLaunchDependents();
+    while (left > 0) {
 #pragma unroll
         for (int u = 0; u < U; ++u)
-#pragma unroll
-            for (int r = 0; r < R; ++r)
-                raw[u][r] = __ldcs(w[r] + c + 32 * u);
-#pragma unroll
-        for (int u = 0; u < U; ++u)
-            chunkFma<T, B, R>(raw[u], x, xStride, c + 32 * u, acc);
-    }
-    if (c < nChunks) {
-        // The rest of the row (fewer than U chunks for this lane) in one more round trip with
-        // all its loads in flight, not one trip per chunk: at inDim 3584 (448 chunks) that is
-        // 2 trips per row in all instead of 5.
-        const int left = (nChunks - c + 31) / 32;  // 1 .. U-1 chunks of this lane
-        uint4 raw[U][R];
-#pragma unroll
-        for (int u = 0; u < U; ++u)
-#pragma unroll
-            for (int r = 0; r < R; ++r)
-                raw[u][r] = u < left ? __ldcs(w[r] + c + 32 * u) : make_uint4(0, 0, 0, 0);
-#pragma unroll
-        for (int u = 0; u < U - 1; ++u)
             if (u < left)
                 chunkFma<T, B, R>(raw[u], x, xStride, c + 32 * u, acc);
+        c += 32 * U;
+        left = roundChunks<U>(c, nChunks);
+        loadRound<U, R>(raw, w, c, left);
     }
     reduceAndStore<T, B, R, Gated>(acc, lane, o0, outDim, bias, y, yStride);
 }
@@ -177,6 +187,8 @@ __global__ void __launch_bounds__(kThreads)
     const std::int64_t o = static_cast<std::int64_t>(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5);
     if (o >= outDim)
         return;
+    detail::pdlWait();
+    detail::pdlLaunchDependents();
     constexpr int R = Gated ? 2 : 1;
     float acc[R][B];
 #pragma unroll
@@ -206,10 +218,12 @@ void launchRows(const GemvArgs& a, std::int64_t xStride, std::int64_t yStride, b
     if (vec) {
         const std::int64_t rowsPerBlock = std::int64_t{kWarpsPerBlock} * (Gated ? 1 : R);
         const auto grid = static_cast<unsigned>((a.outDim + rowsPerBlock - 1) / rowsPerBlock);
-        gemvVecKernel<T, B, R, Gated><<<grid, kThreads, 0, stream>>>(w, x, bias, y, a.outDim, a.inDim, xStride, yStride);
+        detail::launchPdl(gemvVecKernel<T, B, R, Gated>, grid, kThreads, 0, stream, w, x, bias, y, a.outDim, a.inDim, xStride,
+                          yStride);
     } else {
         const auto grid = static_cast<unsigned>((a.outDim + kWarpsPerBlock - 1) / kWarpsPerBlock);
-        gemvScalarKernel<T, B, Gated><<<grid, kThreads, 0, stream>>>(w, x, bias, y, a.outDim, a.inDim, xStride, yStride);
+        detail::launchPdl(gemvScalarKernel<T, B, Gated>, grid, kThreads, 0, stream, w, x, bias, y, a.outDim, a.inDim,
+                          xStride, yStride);
     }
 }
 

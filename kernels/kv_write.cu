@@ -3,6 +3,7 @@
 // kv heads of K and of V into the token's slot. Reads and writes 2 * nKvHeads * headDim elements
 // per token once: memory-bound, and tiny next to the projections that produced k and v.
 #include "cuda_check.cuh"
+#include "launch.cuh"
 #include "kv_write.h"
 
 namespace hearth::kernels {
@@ -14,6 +15,8 @@ __global__ void kvWriteKernel(const T* k, const T* v, std::int64_t kStride, std:
                               std::int64_t tokenStride, std::int64_t headStride, std::int64_t pageTokens, int nKvHeads,
                               int headDim)
 {
+    detail::pdlWait();
+    detail::pdlLaunchDependents();
     const std::int64_t t = blockIdx.x;
     const std::int64_t slot = slotMapping[t];
     if (slot < 0)
@@ -39,10 +42,10 @@ void launch(const KvWriteArgs& a, cudaStream_t stream)
     const PagedKv& c = a.cache;
     const std::int64_t kStride = a.kStride ? a.kStride : c.nKvHeads * c.headDim;
     const std::int64_t vStride = a.vStride ? a.vStride : c.nKvHeads * c.headDim;
-    kvWriteKernel<T><<<static_cast<unsigned>(a.nTokens), 128, 0, stream>>>(
-        static_cast<const T*>(a.k), static_cast<const T*>(a.v), kStride, vStride, a.slotMapping, static_cast<T*>(c.kCache),
-        static_cast<T*>(c.vCache), c.pageStride, c.tokenStride, c.headStride, c.pageTokens, static_cast<int>(c.nKvHeads),
-        static_cast<int>(c.headDim));
+    detail::launchPdl(kvWriteKernel<T>, static_cast<unsigned>(a.nTokens), 128, 0, stream, static_cast<const T*>(a.k),
+                      static_cast<const T*>(a.v), kStride, vStride, a.slotMapping, static_cast<T*>(c.kCache),
+                      static_cast<T*>(c.vCache), c.pageStride, c.tokenStride, c.headStride, c.pageTokens,
+                      static_cast<int>(c.nKvHeads), static_cast<int>(c.headDim));
 }
 
 }  // namespace

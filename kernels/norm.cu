@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "cuda_check.cuh"
+#include "launch.cuh"
 #include "norm.h"
 
 namespace hearth::kernels {
@@ -21,6 +22,8 @@ __global__ void __launch_bounds__(1024) rmsNormKernel(const T* x, T* residual, c
                               std::int64_t xStride, std::int64_t outStride, float eps)
 {
     __shared__ float scratch[32];
+    detail::pdlWait();
+    detail::pdlLaunchDependents();
     const std::int64_t token = blockIdx.x / nHeads;
     const std::int64_t head = blockIdx.x % nHeads;
     const T* xs = x + token * xStride + head * n;
@@ -56,9 +59,9 @@ KernelStatus launch(const RmsNormArgs& a, StreamHandle stream)
     // a decode step's single-row norm is not a long serial walk on one SM.
     const std::int64_t wide = std::min<std::int64_t>(1024, ((a.n / 4 + 31) / 32) * 32);
     const int threads = a.n <= 256 ? 32 : static_cast<int>(std::max<std::int64_t>(256, wide));
-    rmsNormKernel<T, Fused><<<static_cast<unsigned>(nBlocks), threads, 0, detail::toStream(stream)>>>(
-        static_cast<const T*>(a.x), static_cast<T*>(a.residual), static_cast<const T*>(a.weight), static_cast<T*>(a.out),
-        a.nHeads, a.n, xStride, outStride, a.eps);
+    detail::launchPdl(rmsNormKernel<T, Fused>, static_cast<unsigned>(nBlocks), threads, 0, detail::toStream(stream),
+                      static_cast<const T*>(a.x), static_cast<T*>(a.residual), static_cast<const T*>(a.weight),
+                      static_cast<T*>(a.out), a.nHeads, a.n, xStride, outStride, a.eps);
     HEARTH_CUDA_CHECK_LAUNCH();
     return KernelStatus::success();
 }

@@ -7,6 +7,7 @@
 // decode step's single token is not one long walk on one SM). Each element is read and written once: memory-bound
 // (q+k are ~1/4 of a layer's activations), and at decode sizes launch-bound.
 #include "cuda_check.cuh"
+#include "launch.cuh"
 #include "rope.h"
 
 namespace hearth::kernels {
@@ -39,6 +40,8 @@ __global__ void ropeKernel(RopeParams p)
 {
     __shared__ float cosT[kMaxHalf];
     __shared__ float sinT[kMaxHalf];
+    detail::pdlWait();
+    detail::pdlLaunchDependents();
     const std::int64_t token = blockIdx.x;
     const int half = p.headDim / 2;
     const auto pos = static_cast<float>(p.positions[token]);
@@ -121,7 +124,7 @@ KernelStatus launch(const RopeArgs& a, StreamHandle stream)
     if (nHeads == 0)
         return KernelStatus::success();
     const dim3 grid(static_cast<unsigned>(a.nTokens), static_cast<unsigned>((nHeads + kHeadsPerBlock - 1) / kHeadsPerBlock));
-    ropeKernel<T><<<grid, 128, 0, detail::toStream(stream)>>>(p);
+    detail::launchPdl(ropeKernel<T>, grid, 128, 0, detail::toStream(stream), p);
     HEARTH_CUDA_CHECK_LAUNCH();
     return KernelStatus::success();
 }
