@@ -33,7 +33,7 @@ testsRc=$?
 #    the figures too (the summary puts the test verdict first, and speed from a backend that
 #    failed a test is reported as such); with no device at all nothing runs.
 if [ $testsRc -eq 0 ] || [ $testsRc -eq 1 ]; then
-  parts=${HEARTH_BENCH:-kernels,load,generate,untuned}
+  parts=${HEARTH_BENCH:-kernels,load,generate,baseline,untuned}
 else
   parts=
 fi

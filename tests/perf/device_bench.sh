@@ -5,7 +5,10 @@
 # own time limit so one hang does not lose the rest. Every result lands in $OUT as it is made.
 # Usage (on the GPU machine, from the repository root):
 #   bash tests/perf/device_bench.sh device-carry/gpu-tests.tar.xz     # made by tests/gpu/stage_for_device.sh
-# HEARTH_BENCH=kernels,load,generate,untuned,profile picks parts (default: all five; untuned: the
+# HEARTH_BENCH=kernels,load,generate,baseline,untuned,profile picks parts (default: all six;
+# baseline: the generation bench again with programmatic dependent launch off and the previous
+# attention kernels (HEARTH_PDL=0 HEARTH_DECODE_ATTN=simt HEARTH_PREFILL_ATTN=wmma), at the rows
+# they change, to show what they give; untuned: the
 # generation bench again with --no-gemm-tune, every GEMM on cuBLAS's default, to show what the
 # load-time GEMM tuning gives; profile: per-kernel decode time with Nsight Compute,
 # tests/perf/profile_decode.sh); HEARTH_BENCH_MODEL=DIR uses an
@@ -13,7 +16,7 @@
 # --runs. Exit status: 0 when every part ran, 1 otherwise.
 set -uo pipefail
 src=${1:-device-carry/gpu-tests.tar.xz}
-parts=${HEARTH_BENCH:-kernels,load,generate,untuned,profile}
+parts=${HEARTH_BENCH:-kernels,load,generate,baseline,untuned,profile}
 out=${OUT:-/tmp/hearth-bench-out}
 mkdir -p "$out"
 if [ -f "$src" ]; then
@@ -70,7 +73,7 @@ if want kernels; then
 fi
 
 model=${HEARTH_BENCH_MODEL:-/tmp/qwen2.5-7b-random}
-if { want load || want generate || want untuned || want profile; } && [ ! -f "$model/config.json" ]; then
+if { want load || want generate || want baseline || want untuned || want profile; } && [ ! -f "$model/config.json" ]; then
   step make-model.txt 240 python3 tests/perf/make_random_qwen2.py "$model" tests/fixtures/tokenizers/qwen3 --shape qwen2.5-7b \
     || { echo "no model: stopping"; exit 1; }
 fi
@@ -80,6 +83,11 @@ if want generate; then
 fi
 if want load; then
   step "load-$stamp.json" 300 "$dir/bin/hearth-cli" bench --load --model "$model" --drop-caches --runs "${HEARTH_LOAD_RUNS:-2}" --json
+fi
+if want baseline; then
+  step "generate-baseline-$stamp.json" 300 env HEARTH_PDL=0 HEARTH_DECODE_ATTN=simt HEARTH_PREFILL_ATTN=wmma \
+    "$dir/bin/hearth-cli" bench --model "$model" --backend cuda --json \
+    --prompt-lengths 512,8192 --streams 1,32 --long-contexts 32768
 fi
 if want untuned; then
   step "generate-untuned-$stamp.json" 300 "$dir/bin/hearth-cli" bench --model "$model" --backend cuda --json --no-gemm-tune \
