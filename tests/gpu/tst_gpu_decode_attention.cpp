@@ -13,9 +13,11 @@
 // cache off 16 bytes; and which kernel Auto picks (bit-identical to the forced one). Tolerances
 // are toleranceFor's, as for the tensor-core prefill (P is rounded to the cache type there too).
 #include <QtTest>
+#include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <string>
 
 #include "gpu_test_util.h"
@@ -48,7 +50,46 @@ struct Case {
     std::int64_t pageTokens = 16;
     hk::DecodeAttentionImpl impl = hk::DecodeAttentionImpl::Simt;
     bool expectRefused = false;     // the launch must fail, naming the cache's alignment
+    bool inGraph = false;           // captured on a stream (as the engine does) and replayed twice
 };
+
+// The launch captured into a CUDA graph on a fresh stream in the engine's capture mode, then the
+// graph replayed twice: the launch must make no call capture forbids, and the grid and kernel
+// choice must not depend on the lengths, which the caller may change between capture and replay.
+KernelStatus launchInGraph(const hk::DecodeAttentionArgs& args, const std::function<KernelStatus()>& beforeReplay)
+{
+    const auto cuda = [](cudaError_t e, const char* what) {
+        return e == cudaSuccess ? KernelStatus::success() : KernelStatus::failure(what, cudaGetErrorString(e), __FILE__, __LINE__);
+    };
+    cudaStream_t stream = nullptr;
+    KernelStatus st = cuda(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+    if (!st.ok)
+        return st;
+    cudaGraph_t graph = nullptr;
+    cudaGraphExec_t exec = nullptr;
+    st = cuda(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+    if (st.ok) {
+        const KernelStatus captured = hk::pagedAttentionDecode(args, stream);
+        st = cuda(cudaStreamEndCapture(stream, &graph), "cudaStreamEndCapture");
+        if (!captured.ok)
+            st = captured;
+    }
+    if (st.ok)
+        st = cuda(cudaGraphInstantiateWithFlags(&exec, graph, 0), "cudaGraphInstantiateWithFlags");
+    if (st.ok)
+        st = beforeReplay();
+    for (int i = 0; i < 2 && st.ok; ++i) {
+        st = cuda(cudaGraphLaunch(exec, stream), "cudaGraphLaunch");
+        if (st.ok)
+            st = cuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+    }
+    if (exec)
+        cudaGraphExecDestroy(exec);
+    if (graph)
+        cudaGraphDestroy(graph);
+    cudaStreamDestroy(stream);
+    return st;
+}
 
 // Runs the decode kernel on `c`, compares with the CPU reference over min(len, maxContext) and
 // returns the output's bits (empty after a failure).
@@ -113,7 +154,16 @@ std::vector<std::uint16_t> runCase(const Case& k, std::uint32_t seed)
                          __LINE__);
         return {};
     }
-    RUN_OK(hk::pagedAttentionDecode(args, nullptr));
+    if (k.inGraph) {
+        // Captured while the device holds other lengths (1 token each), replayed with the real ones
+        // (written in place: the graph holds the buffer's address).
+        const std::vector<std::int32_t> ones(k.contextLens.size(), 1);
+        const std::size_t lenBytes = ones.size() * sizeof(std::int32_t);
+        RUN_OK(hk::copyToDevice(dCtx.get(), ones.data(), lenBytes));
+        RUN_OK(launchInGraph(args, [&] { return hk::copyToDevice(dCtx.get(), k.contextLens.data(), lenBytes); }));
+    } else {
+        RUN_OK(hk::pagedAttentionDecode(args, nullptr));
+    }
     std::vector<std::uint16_t> gotBits(sentinel.size());
     RUN_OK(dOut.download(gotBits));
 
@@ -166,6 +216,22 @@ class TestGpuDecodeAttention : public QObject {
 
 private slots:
     void initTestCase() { GPU_REQUIRE_DEVICE(); }
+
+    // First, so that the process's first tensor-core launch (the device check, the shared-memory
+    // attribute) happens inside a capture, as it may in the engine (its warm-up decode is short).
+    void tensorCoreInGraph()
+    {
+        Case k = tensorCoreCase(ElemType::BF16, 128, 7, 3000, 3);
+        k.nKvHeads = 4;
+        k.inGraph = true;
+        k.impl = hk::DecodeAttentionImpl::Auto;  // the engine's choice at 7B's shape
+        runCase(k, 3950u);
+        k.impl = hk::DecodeAttentionImpl::TensorCore;
+        k.maxContext = 200;  // one partition, direct write
+        k.lengths = {200, 17, 1};
+        k.contextLens = {200, 17, 0};
+        runCase(k, 3951u);
+    }
 
     void longContexts_data()
     {
@@ -421,11 +487,11 @@ private slots:
 
     // Auto takes the tensor cores for GQA 4+ from 2048 context tokens in the batch and the
     // CUDA-core kernels otherwise, or for a cache off 16 bytes: its output is bit-identical to
-    // the kernel it should have picked (each kernel is deterministic).
+    // the kernel it should have picked (each kernel is deterministic). Run with
+    // HEARTH_DECODE_ATTN=simt or =tc, the same checks show the override.
     void autoPicksKernel()
     {
-        if (!qgetenv("HEARTH_DECODE_ATTN").isEmpty())
-            QSKIP("HEARTH_DECODE_ATTN overrides Auto in this process");
+        const QByteArray forced = qgetenv("HEARTH_DECODE_ATTN");
         struct Pick {
             Case k;
             hk::DecodeAttentionImpl expected;
@@ -444,11 +510,14 @@ private slots:
             k.impl = hk::DecodeAttentionImpl::Auto;
             const auto got = runCase(k, seed);
             k.impl = picks[i].expected;
+            if (forced == "simt" || (forced == "tc" && k.shiftElements == 0))
+                k.impl = forced == "simt" ? hk::DecodeAttentionImpl::Simt : hk::DecodeAttentionImpl::TensorCore;
+            const hk::DecodeAttentionImpl expected = k.impl;
             const auto want = runCase(k, seed);
             QVERIFY(!got.empty() && !want.empty());
             QVERIFY2(got == want, ("case " + std::to_string(i) + ": Auto is not the expected kernel").c_str());
-            k.impl = picks[i].expected == hk::DecodeAttentionImpl::Simt ? hk::DecodeAttentionImpl::TensorCore
-                                                                         : hk::DecodeAttentionImpl::Simt;
+            k.impl = expected == hk::DecodeAttentionImpl::Simt ? hk::DecodeAttentionImpl::TensorCore
+                                                                : hk::DecodeAttentionImpl::Simt;
             if (k.shiftElements == 0)  // the kernels differ in their roundings: the check can tell them apart
                 QVERIFY2(runCase(k, seed) != want, ("case " + std::to_string(i) + ": kernels agree bitwise").c_str());
         }
