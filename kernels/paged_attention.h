@@ -58,13 +58,16 @@ std::size_t decodeAttentionWorkspaceBytes(std::int64_t nSeqs, std::int64_t nQHea
 // contextLens 0 gets zeros.
 KernelStatus pagedAttentionDecode(const DecodeAttentionArgs& args, StreamHandle stream);
 
-// Which prefill kernel runs. Auto: the tensor-core kernel where it can run (a device of compute
-// capability 8.0 or newer in a build for architectures 80+, q and cache addresses and strides on
-// 16-byte boundaries), the fp32 one otherwise or when the environment sets
-// HEARTH_PREFILL_ATTN=fp32 (read once per process), so a regression can be bisected without a
-// rebuild. TensorCore refuses what it cannot take;
-// Fp32 is the original CUDA-core kernel, kept as a second implementation for the tests.
-enum class PrefillAttentionImpl { Auto, TensorCore, Fp32 };
+// Which prefill kernel runs. Auto: the tensor-core mma.sync kernel where it can run (a device of
+// compute capability 8.0 or newer in a build for architectures 80+, q and cache addresses and
+// strides on 16-byte boundaries), the fp32 one otherwise. The environment can override Auto
+// (HEARTH_PREFILL_ATTN, read once per process), so a regression can be bisected and old and new
+// timed without a rebuild: `wmma` picks the WMMA kernel where the tensor-core one could run,
+// `fp32` the fp32 kernel everywhere.
+// TensorCore is the flash-attention 2 kernel on mma.sync (the default), Wmma the earlier
+// tensor-core kernel (S staged in shared memory), Fp32 the original CUDA-core kernel; the explicit
+// values refuse what they cannot take and are there for the tests and benchmarks.
+enum class PrefillAttentionImpl { Auto, TensorCore, Fp32, Wmma };
 
 struct PrefillAttentionArgs {
     const void* q = nullptr;                 // [nTokens, qStride]: the query tokens of all sequences, in order;

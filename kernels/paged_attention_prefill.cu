@@ -1,7 +1,8 @@
 // Paged attention for prefill on the CUDA cores: flash-attention style tiling with an online
-// softmax, causal, GQA, all math in fp32. The tensor-core kernel (paged_attention_prefill_tc.cu)
-// is the default; this one stays as the fallback (pre-Ampere devices, unaligned q or cache) and
-// as a second implementation the tests and a bisection can select (PrefillAttentionImpl::Fp32,
+// softmax, causal, GQA, all math in fp32. The tensor-core kernels are the default: mma.sync
+// (paged_attention_prefill_mma.cu), with the earlier WMMA one (paged_attention_prefill_tc.cu)
+// selectable; this one stays as the fallback (pre-Ampere devices, unaligned q or cache) and as a
+// further implementation the tests and a bisection can select (PrefillAttentionImpl::Fp32,
 // HEARTH_PREFILL_ATTN=fp32). This file also holds the public launcher that picks between them.
 // Shapes: grid (row tile, kv head, sequence), 128 threads (4 warps). A block owns 16 query rows,
 // a row being one (query token, query head) of the kv head's GQA group, so K/V tiles are shared by
@@ -203,12 +204,17 @@ KernelStatus dispatchHeadDim(const PrefillParams& p, const PrefillAttentionArgs&
     }
 }
 
-// HEARTH_PREFILL_ATTN=fp32 in the environment, read once per process.
-bool fp32ForcedByEnvironment()
+// What HEARTH_PREFILL_ATTN asks Auto for, read once per process: fp32, wmma, or nothing (Auto's
+// own choice; an unknown value is ignored).
+PrefillAttentionImpl environmentOverride()
 {
-    static const bool forced = [] {
+    static const PrefillAttentionImpl forced = [] {
         const char* v = std::getenv("HEARTH_PREFILL_ATTN");
-        return v != nullptr && std::strcmp(v, "fp32") == 0;
+        if (v != nullptr && std::strcmp(v, "fp32") == 0)
+            return PrefillAttentionImpl::Fp32;
+        if (v != nullptr && std::strcmp(v, "wmma") == 0)
+            return PrefillAttentionImpl::Wmma;
+        return PrefillAttentionImpl::Auto;
     }();
     return forced;
 }
@@ -249,20 +255,29 @@ KernelStatus pagedAttentionPrefill(const PrefillAttentionArgs& a, StreamHandle s
     const std::int64_t qStride = a.qStride ? a.qStride : row;
     const std::int64_t outStride = a.outStride ? a.outStride : row;
     const bool aligned = detail::prefillTensorCoreAligned(a, qStride);
-    HEARTH_KERNEL_REQUIRE(a.impl != PrefillAttentionImpl::TensorCore || aligned,
+    const bool tensorCoreImpl = a.impl == PrefillAttentionImpl::TensorCore || a.impl == PrefillAttentionImpl::Wmma;
+    HEARTH_KERNEL_REQUIRE(!tensorCoreImpl || aligned,
                           "the tensor-core prefill needs q and the KV cache 16-byte aligned, with strides in "
                           "multiples of 8 elements");
     if (a.nSeqs == 0 || a.maxQueryLen == 0)
         return KernelStatus::success();
-    if (a.impl == PrefillAttentionImpl::TensorCore ||
-        (a.impl == PrefillAttentionImpl::Auto && aligned && !fp32ForcedByEnvironment())) {
+    PrefillAttentionImpl impl = a.impl;
+    if (impl == PrefillAttentionImpl::Auto) {
+        const PrefillAttentionImpl forced = environmentOverride();
+        impl = !aligned || forced == PrefillAttentionImpl::Fp32 ? PrefillAttentionImpl::Fp32
+               : forced == PrefillAttentionImpl::Wmma           ? PrefillAttentionImpl::Wmma
+                                                                : PrefillAttentionImpl::TensorCore;
+    }
+    if (impl != PrefillAttentionImpl::Fp32) {
         bool tensorCores = false;
         HEARTH_KERNEL_TRY(hasTensorCoreKernel(&tensorCores));
         HEARTH_KERNEL_REQUIRE(tensorCores || a.impl == PrefillAttentionImpl::Auto,
                               "the tensor-core prefill needs compute capability 8.0 or newer and a build for "
                               "CUDA architectures 80 or newer");
+        if (tensorCores && impl == PrefillAttentionImpl::Wmma)
+            return detail::prefillAttentionWmma(a, qStride, outStride, detail::toStream(stream));
         if (tensorCores)
-            return detail::prefillAttentionTensorCore(a, qStride, outStride, detail::toStream(stream));
+            return detail::prefillAttentionMma(a, qStride, outStride, detail::toStream(stream));
     }
     PrefillParams p{};
     p.q = a.q;

@@ -1,5 +1,9 @@
-// Paged attention for prefill on the tensor cores, flash-attention 2 style: WMMA 16x16x16 with
-// fp16 or bf16 operands and fp32 accumulators, online softmax in fp32, causal, GQA.
+// Paged attention for prefill on the tensor cores with WMMA 16x16x16 (fp16 or bf16 operands, fp32
+// accumulators), online softmax in fp32, causal, GQA. The mma.sync kernel
+// (paged_attention_prefill_mma.cu) replaced it as the default: this one keeps S in shared memory
+// between Q K^T and the softmax, which held it near 38 TFLOP/s on an H200. It stays selectable
+// (PrefillAttentionImpl::Wmma, HEARTH_PREFILL_ATTN=wmma) as a second tensor-core implementation
+// for the tests and for timing old against new.
 // Shapes: grid (row tile x kv head, sequence), 128 threads (4 warps). A block owns 64 query rows,
 // a row being one (query token, query head) of a kv head's GQA group, token-major (row =
 // token * ratio + head in group), so each K/V tile is read once for the whole group; warp w owns
@@ -72,35 +76,9 @@ struct TcParams {
     std::int64_t pageStride, tokenStride, headStride;
 };
 
-// 16 bytes global -> shared, asynchronously; with valid false nothing is read and the 16 bytes
-// are zero-filled (src must still be a mapped address).
-#if defined(HEARTH_CUDASIM)
-// cudasim (tests/cudasim): the same copies and groups, without the inline PTX.
-__device__ __forceinline__ void copy16Async(void* dst, const void* src, bool valid)
-{
-    ::cudasim::exec::copyAsync16(dst, src, valid ? 16 : 0);
-}
-__device__ __forceinline__ void commitAsync() { ::cudasim::exec::commitAsyncGroup(); }
-template <int N>
-__device__ __forceinline__ void waitAsync()
-{
-    ::cudasim::exec::waitAsyncGroups(N);
-}
-#else
-__device__ __forceinline__ void copy16Async(void* dst, const void* src, bool valid)
-{
-    const auto s = static_cast<unsigned>(__cvta_generic_to_shared(dst));
-    const int srcBytes = valid ? 16 : 0;
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(src), "r"(srcBytes) : "memory");
-}
-__device__ __forceinline__ void commitAsync() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-// Waits until at most N of this thread's committed groups are still in flight.
-template <int N>
-__device__ __forceinline__ void waitAsync()
-{
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
-#endif
+using detail::commitAsync;
+using detail::copy16Async;
+using detail::waitAsync;
 
 template <typename T, int HD>
 __global__ void __launch_bounds__(kThreads) prefillTcKernel(TcParams p)
@@ -375,8 +353,8 @@ KernelStatus prefillTensorCoreCompiled(bool* yes)
     return KernelStatus::success();
 }
 
-KernelStatus prefillAttentionTensorCore(const PrefillAttentionArgs& a, std::int64_t qStride, std::int64_t outStride,
-                                        cudaStream_t stream)
+KernelStatus prefillAttentionWmma(const PrefillAttentionArgs& a, std::int64_t qStride, std::int64_t outStride,
+                                  cudaStream_t stream)
 {
     const PagedKv& c = a.cache;
     const std::int64_t ratio = a.nQHeads / c.nKvHeads;

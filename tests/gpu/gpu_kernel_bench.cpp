@@ -4,14 +4,17 @@
 // engine's [page][layer][K|V][slot][kvHead][d] layout), each against a device-to-device copy
 // measured here first; then the GEMM at m = 16, 32, 64 token rows (bf16, the same five weight
 // shapes), cuBLAS's default against the skinny tensor-core GEMM with its own tile choice and with
-// each tile width forced (so the choice can be checked against the best).
+// each tile width forced (so the choice can be checked against the best); last the prefill
+// attention at the same 7B shape (bf16), one fresh prompt of 512, 2048 and 8192 tokens, the
+// mma.sync kernel against the WMMA one it replaced, in us per layer and TFLOP/s counting only the
+// causal half (4 * S * S * headDim * nQHeads / 2 flops per layer).
 // Times are cudaEvent averages over 50 launches after 5 warm-up ones.
 // Every launch reads different memory than the one before (weights rotated through a pool
 // bigger than L2, attention cycled over 28 layers' caches), as a real decode step would, so L2
 // cannot inflate the numbers. Prints one line per case; exits 0 with "no CUDA device" when
 // there is none, 1 when a launch fails.
 //   usage: gpu_kernel_bench [--quick]   (--quick: 10 iterations, batch 1 only, GEMM at m 32 without
-//                                       the forced tiles)
+//                                       the forced tiles; every prefill length still runs)
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -21,6 +24,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels.h"
@@ -255,6 +259,69 @@ void benchDecodeAttention(double copyGBps, int iters)
     }
 }
 
+// Prefill attention over one fresh prompt of each length, in the engine's cache layout, cycling
+// through 28 layers' caches as a real prefill does; every implementation on the same launches.
+void benchPrefillAttention(int iters)
+{
+    const std::int64_t nLayers = 28, nQHeads = 28, nKvHeads = 4, headDim = 128, pageTokens = 16;
+    const std::int64_t layerElements = pageTokens * nKvHeads * headDim;
+    const std::int64_t pageElements = nLayers * 2 * layerElements;
+    for (std::int64_t tokens : {512, 2048, 8192}) {
+        const std::int64_t nPages = tokens / pageTokens;
+        DeviceMemory cache(static_cast<std::size_t>(nPages * pageElements * 2));
+        check(hk::deviceMemset(cache.ptr, 0x3c, static_cast<std::size_t>(nPages * pageElements * 2)));
+        std::vector<std::int32_t> table(static_cast<std::size_t>(nPages));
+        for (std::int64_t p = 0; p < nPages; ++p)
+            table[static_cast<std::size_t>(p)] = static_cast<std::int32_t>(p);
+        const std::int32_t ctx = static_cast<std::int32_t>(tokens);
+        const std::int32_t starts[2] = {0, ctx};
+        DeviceMemory dTable(table.size() * 4), dCtx(4), dStarts(8);
+        check(hk::copyToDevice(dTable.ptr, table.data(), table.size() * 4));
+        check(hk::copyToDevice(dCtx.ptr, &ctx, 4));
+        check(hk::copyToDevice(dStarts.ptr, starts, 8));
+        const std::int64_t qkvDim = (nQHeads + 2 * nKvHeads) * headDim;
+        DeviceMemory q(static_cast<std::size_t>(tokens * qkvDim * 2)), out(static_cast<std::size_t>(tokens * nQHeads * headDim * 2));
+        check(hk::deviceMemset(q.ptr, 0x3c, static_cast<std::size_t>(tokens * qkvDim * 2)));
+
+        hk::PrefillAttentionArgs a;
+        a.q = q.ptr;
+        a.out = out.ptr;
+        a.qStride = qkvDim;
+        a.queryStart = dStarts.as<std::int32_t>();
+        a.contextLens = dCtx.as<std::int32_t>();
+        a.blockTables = dTable.as<std::int32_t>();
+        a.maxPagesPerSeq = nPages;
+        a.nSeqs = 1;
+        a.nQHeads = nQHeads;
+        a.maxQueryLen = tokens;
+        a.scale = 0.088388f;
+        a.cache.pageStride = pageElements;
+        a.cache.tokenStride = nKvHeads * headDim;
+        a.cache.headStride = headDim;
+        a.cache.pageTokens = pageTokens;
+        a.cache.nKvHeads = nKvHeads;
+        a.cache.headDim = headDim;
+        a.cache.type = hk::ElemType::BF16;
+        const double flops = 4.0 * static_cast<double>(tokens) * static_cast<double>(tokens) * headDim * nQHeads / 2.0;
+        const std::pair<hk::PrefillAttentionImpl, const char*> impls[] = {{hk::PrefillAttentionImpl::TensorCore, "mma"},
+                                                                          {hk::PrefillAttentionImpl::Wmma, "wmma"}};
+        for (const auto& [impl, name] : impls) {
+            a.impl = impl;
+            const double ms = timeMs(
+                [&](int i) {
+                    const std::int64_t layer = i % nLayers;
+                    a.cache.kCache = cache.as<std::uint16_t>() + layer * 2 * layerElements;
+                    a.cache.vCache = cache.as<std::uint16_t>() + (layer * 2 + 1) * layerElements;
+                    check(hk::pagedAttentionPrefill(a, nullptr));
+                },
+                iters);
+            const std::string label = std::string("prefill attention bf16 ") + name + " " + std::to_string(tokens) + " tokens";
+            std::printf("%-44s %9.1f us per layer %7.1f TFLOP/s (causal) %8.2f ms for 28 layers\n", label.c_str(),
+                        ms * 1e3, flops / (ms * 1e9), ms * nLayers);
+        }
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -274,6 +341,7 @@ int main(int argc, char** argv)
         benchGemv(copyGBps, iters, quick);
         benchSkinnyGemm(copyGBps, iters, quick);
         benchDecodeAttention(copyGBps, iters);
+        benchPrefillAttention(iters);
     } catch (const Failure& f) {
         std::printf("failed: %s\n", f.what.c_str());
         return 1;
