@@ -45,4 +45,8 @@ struct DeviceQuery {
 // a GPU yields an empty list and a reason.
 DeviceQuery queryDevices();
 
+// Whether the decode kernels go out with programmatic dependent launch on the current device
+// (compute capability 9.0+, and HEARTH_PDL not "0"; launch.cuh).
+bool programmaticLaunch();
+
 }  // namespace hearth::kernels

@@ -3,12 +3,16 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "kernels.h"
 #include "launch.cuh"
 
 namespace hearth::kernels::detail {
 
 bool programmaticLaunchEnabled()
 {
+#if defined(HEARTH_CUDASIM)
+    return false;  // launchPdl is a plain launch there: say so in the backend's description
+#else
     static const bool allowed = [] {
         const char* v = std::getenv("HEARTH_PDL");
         return v == nullptr || std::strcmp(v, "0") != 0;
@@ -34,6 +38,13 @@ bool programmaticLaunchEnabled()
         capable[device].store(known, std::memory_order_relaxed);
     }
     return known > 0;
+#endif
 }
 
 }  // namespace hearth::kernels::detail
+
+namespace hearth::kernels {
+
+bool programmaticLaunch() { return detail::programmaticLaunchEnabled(); }
+
+}  // namespace hearth::kernels

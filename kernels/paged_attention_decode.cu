@@ -42,6 +42,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "launch.cuh"
 #include "paged_attention_decode.cuh"
 
 namespace hearth::kernels {
@@ -51,6 +52,8 @@ namespace {
 template <typename T, int HD, bool Vec, int kWarps, int KG>
 __global__ void __launch_bounds__(kWarps * 32, 16 / kWarps) decodeKernel(DecodeParams p)
 {
+    detail::pdlWait();  // nothing before it: q, the cache and the tables come from earlier kernels
+    detail::pdlLaunchDependents();
     constexpr int kThreads = kWarps * 32;
     __shared__ float scores[KG][kMaxPartition];
     __shared__ float outS[kWarps][KG][HD];
@@ -237,6 +240,8 @@ __global__ void __launch_bounds__(kWarps * 32, 16 / kWarps) decodeKernel(DecodeP
 template <typename T, int HD>
 __global__ void __launch_bounds__(kMergeThreads) decodeMergeKernel(DecodeParams p)
 {
+    detail::pdlWait();  // nothing before it: q, the cache and the tables come from earlier kernels
+    detail::pdlLaunchDependents();
     constexpr int kVecs = HD / 4;
     constexpr int kGroups = kMergeThreads / kVecs;
     __shared__ float maxS[kMaxMergeSplits];
@@ -331,18 +336,18 @@ void launchTwoWalk(const DecodeParams& p, const dim3& grid, bool vec, cudaStream
     constexpr int kThreads = kWarps * 32;
     if (p.groupSize <= kMidGroup) {
         if (vec)
-            decodeKernel<T, HD, true, kWarps, kMidGroup><<<grid, kThreads, 0, stream>>>(p);
+            detail::launchPdl(decodeKernel<T, HD, true, kWarps, kMidGroup>, grid, kThreads, 0, stream, p);
         else
-            decodeKernel<T, HD, false, kWarps, kMidGroup><<<grid, kThreads, 0, stream>>>(p);
+            detail::launchPdl(decodeKernel<T, HD, false, kWarps, kMidGroup>, grid, kThreads, 0, stream, p);
     } else if (p.groupSize < kGroup) {
         if (vec)
-            decodeKernel<T, HD, true, kWarps, kGroup - 1><<<grid, kThreads, 0, stream>>>(p);
+            detail::launchPdl(decodeKernel<T, HD, true, kWarps, kGroup - 1>, grid, kThreads, 0, stream, p);
         else
-            decodeKernel<T, HD, false, kWarps, kGroup - 1><<<grid, kThreads, 0, stream>>>(p);
+            detail::launchPdl(decodeKernel<T, HD, false, kWarps, kGroup - 1>, grid, kThreads, 0, stream, p);
     } else if (vec) {
-        decodeKernel<T, HD, true, kWarps, kGroup><<<grid, kThreads, 0, stream>>>(p);
+        detail::launchPdl(decodeKernel<T, HD, true, kWarps, kGroup>, grid, kThreads, 0, stream, p);
     } else {
-        decodeKernel<T, HD, false, kWarps, kGroup><<<grid, kThreads, 0, stream>>>(p);
+        detail::launchPdl(decodeKernel<T, HD, false, kWarps, kGroup>, grid, kThreads, 0, stream, p);
     }
 }
 
@@ -363,8 +368,8 @@ KernelStatus launch(const DecodeParams& p, int nSeqs, bool vec, bool tensorCores
     HEARTH_CUDA_CHECK_LAUNCH();
     if (p.nSplits == 1)
         return KernelStatus::success();
-    decodeMergeKernel<T, HD>
-        <<<dim3(static_cast<unsigned>(p.nQHeads), static_cast<unsigned>(nSeqs)), kMergeThreads, 0, stream>>>(p);
+    detail::launchPdl(decodeMergeKernel<T, HD>, dim3(static_cast<unsigned>(p.nQHeads), static_cast<unsigned>(nSeqs)),
+                      kMergeThreads, 0, stream, p);
     HEARTH_CUDA_CHECK_LAUNCH();
     return KernelStatus::success();
 }

@@ -1,5 +1,6 @@
 // decodeOnlineKernel of the decode attention (see paged_attention_decode.cu for the design):
 // blocks of 1-2 query heads, one walk over the partition with an online softmax.
+#include "launch.cuh"
 #include "paged_attention_decode.cuh"
 
 namespace hearth::kernels::decode {
@@ -13,6 +14,8 @@ namespace {
 template <typename T, int HD, bool Vec, int kWarps, int KG>
 __global__ void __launch_bounds__(kWarps * 32, 1) decodeOnlineKernel(DecodeParams p)
 {
+    detail::pdlWait();  // nothing before it: q, the cache and the tables come from earlier kernels
+    detail::pdlLaunchDependents();
     constexpr int kThreads = kWarps * 32;
     constexpr int kHalves = 2 * kWarps;
     constexpr int kWarpStep = 2 * kSteps;
@@ -132,9 +135,9 @@ template <typename T, int HD, int kWarps>
 void launchOnlineFor(const DecodeParams& p, bool vec, const dim3& grid, cudaStream_t stream)
 {
     if (vec)
-        decodeOnlineKernel<T, HD, true, kWarps, kSmallGroup><<<grid, kWarps * 32, 0, stream>>>(p);
+        detail::launchPdl(decodeOnlineKernel<T, HD, true, kWarps, kSmallGroup>, grid, kWarps * 32, 0, stream, p);
     else
-        decodeOnlineKernel<T, HD, false, kWarps, kSmallGroup><<<grid, kWarps * 32, 0, stream>>>(p);
+        detail::launchPdl(decodeOnlineKernel<T, HD, false, kWarps, kSmallGroup>, grid, kWarps * 32, 0, stream, p);
 }
 
 template <typename T, int kWarps>

@@ -27,6 +27,7 @@
 // Traffic: K/V of the partition once per (kv head, chunk of 16 query heads), q once per block.
 #include <mma.h>
 
+#include "launch.cuh"
 #include "paged_attention_decode.cuh"
 
 namespace hearth::kernels::decode {
@@ -102,6 +103,8 @@ template <typename T, int HD>
 __global__ void __launch_bounds__(kTcThreads) decodeTcKernel(DecodeParams p)
 {
 #if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800) || defined(HEARTH_CUDASIM)  // bf16 WMMA and cp.async; the host never launches it below
+    detail::pdlWait();  // nothing before it: q, the cache and the tables come from earlier kernels
+    detail::pdlLaunchDependents();
     using L = TcLayout<HD>;
     constexpr int kLd = L::kLd;
     constexpr int kChunksPerRow = HD / kChunk;
@@ -324,7 +327,7 @@ KernelStatus launchTcFor(const DecodeParams& p, const dim3& grid, cudaStream_t s
     constexpr int kBytes = TcLayout<HD>::kBytes;
     const auto kernel = decodeTcKernel<T, HD>;
     HEARTH_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kBytes));
-    kernel<<<grid, kTcThreads, kBytes, stream>>>(p);
+    detail::launchPdl(kernel, grid, kTcThreads, kBytes, stream, p);
     HEARTH_CUDA_CHECK_LAUNCH();
     return KernelStatus::success();
 }

@@ -174,6 +174,7 @@ Result<std::unique_ptr<CudaBackend>> CudaBackend::beginCreate(const ModelConfig&
     cudaDeviceProp prop{};
     HEARTH_CUDA_TRY(cudaGetDeviceProperties(&prop, s.device));
     s.deviceName = prop.name;
+    s.programmaticLaunch = kernels::programmaticLaunch();
 
     // The memory plan: weights, workspace, a reserve for the driver, cuBLAS and fragmentation,
     // and KV pages from what is left.
@@ -341,7 +342,8 @@ std::string CudaBackend::describe() const
 {
     return m->deviceName + ", " + (m->weights.type == ElemType::F16 ? "fp16" : "bf16") + " weights (" +
            formatBytes(m->weightBytes) + "), KV " + formatBytes(m->kvBytes) + " (" + std::to_string(m_pool.nPages()) +
-           " pages)" + (m->gemmPlans.empty() ? std::string() : "; " + gemmPlanSummary());
+           " pages)" + (m->gemmPlans.empty() ? std::string() : "; " + gemmPlanSummary()) +
+           (m->programmaticLaunch ? "; programmatic dependent launch" : "");
 }
 
 }  // namespace hearth

@@ -46,6 +46,7 @@ struct CudaDims {
 struct CudaBackend::State {
     int device = 0;
     std::string deviceName;
+    bool programmaticLaunch = false;  // the decode kernels use PDL on this device (kernels::programmaticLaunch)
     kernels::StreamHandle stream = nullptr;
     std::unique_ptr<kernels::GemmContext> gemm;
     cuda::DeviceWeights weights;
