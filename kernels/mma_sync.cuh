@@ -1,9 +1,9 @@
 // Warp-level tensor-core building blocks of sm_80+ for hand-written kernels: mma.sync m16n8k16
-// (fp16/bf16 in, fp32 accumulators), ldmatrix (.x1/.x2/.x4, plain and .trans), and packing two
-// floats into one 32-bit register of the input type. Under nvcc they are the PTX instructions
-// (callers compile them only for __CUDA_ARCH__ >= 800; below that they trap); under cudasim
-// (HEARTH_CUDASIM) they are the simulator's warp collectives (tests/cudasim/exec/mma_sync.h, which
-// documents the register layouts). Every lane of the warp must call each of them (.sync.aligned).
+// (fp16/bf16 in, fp32 accumulators), ldmatrix (.x1/.x2/.x4, plain and .trans), packing two
+// floats into one 32-bit register of the input type, and the bare ex2 a softmax wants. Under
+// nvcc they are the PTX instructions (callers compile them only for __CUDA_ARCH__ >= 800; below
+// that they trap); under cudasim (HEARTH_CUDASIM) they are the simulator's warp collectives
+// (tests/cudasim/exec/mma_sync.h, which documents the register layouts). Every lane of the warp must call each of them (.sync.aligned).
 // Register layouts (g = lane >> 2, t = lane & 3; a register's low half is the lower column or k):
 //   A (16x16, row-major): a[0] (row g, k 2t..2t+1), a[1] (g+8, 2t..), a[2] (g, 2t+8..), a[3] (g+8, 2t+8..)
 //   B (16x8, "col": k pairs per register): b[0] (k 2t..2t+1, n g), b[1] (k 2t+8.., n g)
@@ -37,6 +37,22 @@ __device__ __forceinline__ std::uint32_t packPair(float lo, float hi)
         memcpy(&r, &v, 4);
     }
     return r;
+}
+
+// 2^x on the special-function unit alone (ex2.approx.ftz: relative error about 2^-22, results
+// below 2^-126 flushed to 0, 2^-inf = 0): one instruction where exp2f adds range handling for
+// denormal results, which a softmax weight that small does not need. cudasim: exp2f.
+__device__ __forceinline__ float exp2Approx(float x)
+{
+#if defined(HEARTH_CUDASIM)
+    return exp2f(x);
+#elif defined(__CUDA_ARCH__)
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+#else
+    return x;
+#endif
 }
 
 // d = a * b + d for one m16n8k16 tile (T: __half or __nv_bfloat16).

@@ -209,8 +209,10 @@ private slots:
             float sAcc[2][4] = {};
             for (int ks = 0; ks < 2; ++ks) {
                 std::uint32_t qa[4], kb[4];
-                km::ldmatrix<4, false>(qa, km::sharedAddress(q + ((lane & 7) + 8 * ((lane >> 3) & 1)) * kLd + 8 * (lane >> 4) + 16 * ks));
-                km::ldmatrix<4, false>(kb, km::sharedAddress(k + ((lane & 7) + 8 * (lane >> 4)) * kLd + 8 * ((lane >> 3) & 1) + 16 * ks));
+                const int qRow = (lane & 7) + 8 * ((lane >> 3) & 1);  // A: rows 0-7 / 8-15, then k + 8
+                const int kRow = (lane & 7) + 8 * (lane >> 4);         // B: keys 0-7 at d 0-7 / 8-15, then keys 8-15
+                km::ldmatrix<4, false>(qa, km::sharedAddress(q + qRow * kLd + 8 * (lane >> 4) + 16 * ks));
+                km::ldmatrix<4, false>(kb, km::sharedAddress(k + kRow * kLd + 8 * ((lane >> 3) & 1) + 16 * ks));
                 const std::uint32_t b0[2] = {kb[0], kb[1]}, b1[2] = {kb[2], kb[3]};
                 if (bf16) {
                     km::mmaM16N8K16<__nv_bfloat16>(sAcc[0], qa, b0);
@@ -243,7 +245,9 @@ private slots:
                 }
         };
         QCOMPARE(runWarp(body), cudaSuccess);
-        const auto el = [&](const std::uint16_t* m, int r, int c) { return static_cast<double>(fromBits(bf16, m[r * kLd + c])); };
+        const auto el = [&](const std::uint16_t* m, int r, int c) {
+            return static_cast<double>(fromBits(bf16, m[r * kLd + c]));
+        };
         // S on the CPU, then P as the kernel rounds it (from the simulated S, whose check bounds the
         // difference), then O.
         double sRef[16][16], sMag[16][16];
