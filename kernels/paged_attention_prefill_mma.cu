@@ -167,11 +167,11 @@ __global__ void __launch_bounds__(kThreads, 2) prefillMmaKernel(MmaParams p)
         rowPos[h] = gr < nRowsTotal ? firstPos + gr / p.ratio : -1;
     }
 
-    // Per-lane ldmatrix row addresses (element offsets): lanes 8i..8i+7 address matrix i.
+    // Per-lane ldmatrix row addresses (lanes 8i..8i+7 address matrix i); K and V point into
+    // buffer 0, each step adds its buffer's and its keys' byte offsets.
     //   Q (A, x4): rows 0-7 / 8-15 of the warp's 16 at k 0-7, then the same at k 8-15.
     //   K (B, x4): keys 0-7 at d 0-7 / 8-15, then keys 8-15: two n-tiles of one k-step.
     //   V (B, x4 .trans): keys 0-7 / 8-15 at d 0-7, then at d 8-15: one k-step, two n-tiles.
-    // In bytes from buffer 0's K and V for those two.
     const mma::SharedAddress smemBase = mma::sharedAddress(smem);
     const mma::SharedAddress qAddr =
         smemBase + L::kQ + 2 * ((warp * kWarpRows + (lane & 7) + 8 * ((lane >> 3) & 1)) * kLd + 8 * (lane >> 4));
