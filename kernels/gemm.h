@@ -40,7 +40,7 @@ enum class GemmMethod : std::uint8_t {
     Cublas = 0,    // cublasGemmEx, CUBLAS_GEMM_DEFAULT
     CublasLt = 1,  // cublasLtMatmul with one chosen algorithm
     Skinny = 2,    // skinnyGemm (m <= kSkinnyGemmMaxRows)
-    Gemv = 3,      // gemv (m <= kGemvMaxRows, the input type out, alpha 1, beta 0, dense W)
+    Gemv = 3,      // gemv (m <= kGemvMaxRows, the input type or fp32 out, alpha 1, beta 0, dense W)
 };
 const char* gemmMethodName(GemmMethod method);
 

@@ -108,10 +108,12 @@ KernelStatus countMismatches(const void* y, const void* ref, ElemType t, std::in
     return KernelStatus::success();
 }
 
-// Whether the GEMV computes `a` exactly as gemm() would (it has no alpha, beta or W stride).
+// Whether the GEMV computes `a` exactly as gemm() would (it has no alpha, beta or W stride; it
+// writes the input type or fp32).
 bool gemvTakes(const GemmArgs& a)
 {
-    return a.m >= 1 && a.m <= kGemvMaxRows && a.outType == a.inType && a.inType != ElemType::F32 && a.alpha == 1.0f &&
+    return a.m >= 1 && a.m <= kGemvMaxRows && (a.outType == a.inType || a.outType == ElemType::F32) &&
+           a.inType != ElemType::F32 && a.alpha == 1.0f &&
            a.beta == 0.0f && (a.ldw == 0 || a.ldw == a.k);
 }
 
@@ -127,6 +129,7 @@ KernelStatus runGemv(const GemmArgs& a, StreamHandle stream)
     g.xStride = a.ldx;
     g.yStride = a.ldy;
     g.type = a.inType;
+    g.f32Out = a.outType == ElemType::F32;
     return gemv(g, stream);
 }
 
@@ -320,7 +323,7 @@ int GemmContext::install(const std::vector<GemmPlan>& plans)
             !(q.m <= kSkinnyGemmMaxRows && q.outType == q.inType && q.k % 8 == 0 &&
               (p.skinnyTile == 0 || p.skinnyTile == 16 || p.skinnyTile == 32 || p.skinnyTile == 64 || p.skinnyTile == 128)))
             continue;
-        if (p.method == GemmMethod::Gemv && !(q.m <= kGemvMaxRows && q.outType == q.inType))
+        if (p.method == GemmMethod::Gemv && q.m > kGemvMaxRows)
             continue;
         if (p.method == GemmMethod::CublasLt) {
             const Tuned::LtCall* call = m_tuned->ltCall(a, p.ltAlgo);
@@ -488,12 +491,13 @@ KernelStatus GemmContext::tune(const std::vector<GemmProblem>& problems, const G
             GemmPlan c = plan;
             c.method = GemmMethod::Gemv;
             consider(c, timeCandidate([&] { return runGemv(a, stream); }, true));
-            if (!ran.empty() && ran.back().method == GemmMethod::Gemv)
+            if (!ran.empty() && ran.back().method == GemmMethod::Gemv && a.outType == a.inType)
                 gemvRan = &ran.back();
         }
 
-        // The baseline is what runs without a plan: the GEMV where it takes the shape (the
-        // engine's choice for few rows), else cuBLAS's default. Another method replaces it only
+        // The baseline is what runs without a plan: the GEMV where it takes the shape and writes
+        // the input type (the engine's choice for few rows of a projection), else cuBLAS's
+        // default (also for fp32 logits, which take the GEMV only by a plan). Another method replaces it only
         // when faster by the margin (or, in tests, when it is the preferred method).
         const GemmPlan baseline = gemvRan ? *gemvRan : ran.front();
         const auto fastest = std::min_element(ran.begin(), ran.end(),

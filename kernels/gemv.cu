@@ -68,9 +68,9 @@ __device__ __forceinline__ void chunkFma(const uint4 (&w)[R], const T* __restric
 // Sums acc over the warp; lane r*B+b stores row o0+r of batch row b (rows past outDim skipped).
 // Gated (GemvArgs::siluMul): acc[0] is the gate row o0, acc[1] the up row o0 + outDim, and lane b
 // stores silu(gate) * up for output o0, each rounded to T first as the unfused path would.
-template <typename T, int B, int R, bool Gated>
+template <typename T, typename TOut, int B, int R, bool Gated>
 __device__ __forceinline__ void reduceAndStore(float (&acc)[R][B], int lane, std::int64_t o0, std::int64_t outDim,
-                                               const T* __restrict__ bias, T* __restrict__ y, std::int64_t yStride)
+                                               const T* __restrict__ bias, TOut* __restrict__ y, std::int64_t yStride)
 {
 #pragma unroll
     for (int r = 0; r < R; ++r)
@@ -84,7 +84,7 @@ __device__ __forceinline__ void reduceAndStore(float (&acc)[R][B], int lane, std
             if (lane == b && o0 < outDim) {
                 const float g = toFloat(fromFloat<T>(acc[0][b]));
                 const float u = toFloat(fromFloat<T>(acc[1][b]));
-                y[b * yStride + o0] = fromFloat<T>(detail::silu(g) * u);
+                y[b * yStride + o0] = fromFloat<TOut>(detail::silu(g) * u);
             }
         }
     } else {
@@ -95,7 +95,7 @@ __device__ __forceinline__ void reduceAndStore(float (&acc)[R][B], int lane, std
             for (int b = 0; b < B; ++b) {
                 if (lane == r * B + b && o < outDim) {
                     const float bv = bias ? toFloat(bias[o]) : 0.0f;
-                    y[b * yStride + o] = fromFloat<T>(acc[r][b] + bv);
+                    y[b * yStride + o] = fromFloat<TOut>(acc[r][b] + bv);
                 }
             }
         }
@@ -132,9 +132,9 @@ __device__ __forceinline__ void loadRound(uint4 (&raw)[U][R], const uint4* const
 }
 
 // Requires inDim % 8 == 0, xStride % 8 == 0 and 16-byte aligned weight and x.
-template <typename T, int B, int R, bool Gated>
+template <typename T, typename TOut, int B, int R, bool Gated>
 __global__ void __launch_bounds__(kThreads)
-    gemvVecKernel(const T* __restrict__ weight, const T* __restrict__ x, const T* __restrict__ bias, T* __restrict__ y,
+    gemvVecKernel(const T* __restrict__ weight, const T* __restrict__ x, const T* __restrict__ bias, TOut* __restrict__ y,
                   std::int64_t outDim, std::int64_t inDim, std::int64_t xStride, std::int64_t yStride)
 {
     constexpr int U = R == 1 ? 8 : 4;
@@ -173,14 +173,14 @@ __global__ void __launch_bounds__(kThreads)
         left = roundChunks<U>(c, nChunks);
         loadRound<U, R>(raw, w, c, left);
     }
-    reduceAndStore<T, B, R, Gated>(acc, lane, o0, outDim, bias, y, yStride);
+    reduceAndStore<T, TOut, B, R, Gated>(acc, lane, o0, outDim, bias, y, yStride);
 }
 
 // Any inDim, stride and alignment: one warp per output (one row, or a gate and an up row), 2-byte
 // loads.
-template <typename T, int B, bool Gated>
+template <typename T, typename TOut, int B, bool Gated>
 __global__ void __launch_bounds__(kThreads)
-    gemvScalarKernel(const T* __restrict__ weight, const T* __restrict__ x, const T* __restrict__ bias, T* __restrict__ y,
+    gemvScalarKernel(const T* __restrict__ weight, const T* __restrict__ x, const T* __restrict__ bias, TOut* __restrict__ y,
                      std::int64_t outDim, std::int64_t inDim, std::int64_t xStride, std::int64_t yStride)
 {
     const int lane = threadIdx.x & 31;
@@ -204,51 +204,53 @@ __global__ void __launch_bounds__(kThreads)
                 acc[r][b] = fmaf(wv, toFloat(x[b * xStride + i]), acc[r][b]);
         }
     }
-    reduceAndStore<T, B, R, Gated>(acc, lane, o, outDim, bias, y, yStride);
+    reduceAndStore<T, TOut, B, R, Gated>(acc, lane, o, outDim, bias, y, yStride);
 }
 
-template <typename T, int B, bool Gated>
+template <typename T, typename TOut, int B, bool Gated>
 void launchRows(const GemvArgs& a, std::int64_t xStride, std::int64_t yStride, bool vec, cudaStream_t stream)
 {
     constexpr int R = B == 1 && !Gated ? 1 : 2;
     const auto* w = static_cast<const T*>(a.weight);
     const auto* x = static_cast<const T*>(a.x);
     const auto* bias = static_cast<const T*>(a.bias);
-    auto* y = static_cast<T*>(a.y);
+    auto* y = static_cast<TOut*>(a.y);
     if (vec) {
         const std::int64_t rowsPerBlock = std::int64_t{kWarpsPerBlock} * (Gated ? 1 : R);
         const auto grid = static_cast<unsigned>((a.outDim + rowsPerBlock - 1) / rowsPerBlock);
-        detail::launchPdl(gemvVecKernel<T, B, R, Gated>, grid, kThreads, 0, stream, w, x, bias, y, a.outDim, a.inDim, xStride,
+        detail::launchPdl(gemvVecKernel<T, TOut, B, R, Gated>, grid, kThreads, 0, stream, w, x, bias, y, a.outDim, a.inDim, xStride,
                           yStride);
     } else {
         const auto grid = static_cast<unsigned>((a.outDim + kWarpsPerBlock - 1) / kWarpsPerBlock);
-        detail::launchPdl(gemvScalarKernel<T, B, Gated>, grid, kThreads, 0, stream, w, x, bias, y, a.outDim, a.inDim,
+        detail::launchPdl(gemvScalarKernel<T, TOut, B, Gated>, grid, kThreads, 0, stream, w, x, bias, y, a.outDim, a.inDim,
                           xStride, yStride);
     }
 }
 
-template <typename T, bool Gated>
+template <typename T, typename TOut, bool Gated>
 void launch(const GemvArgs& a, std::int64_t xStride, std::int64_t yStride, bool vec, cudaStream_t s)
 {
     switch (a.nRows) {
-    case 1: launchRows<T, 1, Gated>(a, xStride, yStride, vec, s); break;
-    case 2: launchRows<T, 2, Gated>(a, xStride, yStride, vec, s); break;
-    case 3: launchRows<T, 3, Gated>(a, xStride, yStride, vec, s); break;
-    case 4: launchRows<T, 4, Gated>(a, xStride, yStride, vec, s); break;
-    case 5: launchRows<T, 5, Gated>(a, xStride, yStride, vec, s); break;
-    case 6: launchRows<T, 6, Gated>(a, xStride, yStride, vec, s); break;
-    case 7: launchRows<T, 7, Gated>(a, xStride, yStride, vec, s); break;
-    default: launchRows<T, 8, Gated>(a, xStride, yStride, vec, s); break;
+    case 1: launchRows<T, TOut, 1, Gated>(a, xStride, yStride, vec, s); break;
+    case 2: launchRows<T, TOut, 2, Gated>(a, xStride, yStride, vec, s); break;
+    case 3: launchRows<T, TOut, 3, Gated>(a, xStride, yStride, vec, s); break;
+    case 4: launchRows<T, TOut, 4, Gated>(a, xStride, yStride, vec, s); break;
+    case 5: launchRows<T, TOut, 5, Gated>(a, xStride, yStride, vec, s); break;
+    case 6: launchRows<T, TOut, 6, Gated>(a, xStride, yStride, vec, s); break;
+    case 7: launchRows<T, TOut, 7, Gated>(a, xStride, yStride, vec, s); break;
+    default: launchRows<T, TOut, 8, Gated>(a, xStride, yStride, vec, s); break;
     }
 }
 
 template <typename T>
 void launchType(const GemvArgs& a, std::int64_t xStride, std::int64_t yStride, bool vec, cudaStream_t s)
 {
-    if (a.siluMul)
-        launch<T, true>(a, xStride, yStride, vec, s);
+    if (a.f32Out)
+        launch<T, float, false>(a, xStride, yStride, vec, s);
+    else if (a.siluMul)
+        launch<T, T, true>(a, xStride, yStride, vec, s);
     else
-        launch<T, false>(a, xStride, yStride, vec, s);
+        launch<T, T, false>(a, xStride, yStride, vec, s);
 }
 
 }  // namespace
@@ -264,6 +266,7 @@ KernelStatus gemv(const GemvArgs& a, StreamHandle stream)
     HEARTH_KERNEL_REQUIRE(a.yStride == 0 || a.yStride >= a.outDim, "y stride shorter than a row");
     HEARTH_KERNEL_REQUIRE(a.weight && a.x && a.y, "gemv needs weight, x and y");
     HEARTH_KERNEL_REQUIRE(!a.siluMul || !a.bias, "the SiLU-and-multiply GEMV takes no bias");
+    HEARTH_KERNEL_REQUIRE(!a.siluMul || !a.f32Out, "the SiLU-and-multiply GEMV writes the input type");
     HEARTH_KERNEL_REQUIRE(!a.siluMul || a.outDim <= std::numeric_limits<std::int64_t>::max() / 2, "outDim too large");
     if (a.outDim == 0)
         return KernelStatus::success();

@@ -28,10 +28,12 @@ struct GemvArgs {
     // u each rounded to `type` first, exactly what the plain GEMV followed by siluAndMul writes,
     // without the second kernel or the round trip of the 2*outDim-wide product. No bias.
     bool siluMul = false;
+    // y in fp32 instead of `type` (the vocabulary projection's logits); not with siluMul.
+    bool f32Out = false;
 };
 
 // y[r, o] = sum_i x[r, i] * weight[o, i] (+ bias[o]), fp32 accumulation, rounded once to `type`
-// (with siluMul, see GemvArgs).
+// (or kept in fp32 with f32Out; with siluMul, see GemvArgs).
 KernelStatus gemv(const GemvArgs& args, StreamHandle stream);
 
 }  // namespace hearth::kernels

@@ -112,8 +112,8 @@ private slots:
                 for (bool f32Out : {false, true})
                     for (auto [n, k] : {std::pair{83, 64}, std::pair{264, 136}})
                         for (bool fewRows : {false, true}) {
-                            if ((prefer == hk::GemmMethod::Skinny || prefer == hk::GemmMethod::Gemv) && f32Out)
-                                continue;  // the skinny GEMM and the GEMV write the input type only
+                            if (prefer == hk::GemmMethod::Skinny && f32Out)
+                                continue;  // the skinny GEMM writes the input type only
                             if (prefer == hk::GemmMethod::Gemv && !fewRows)
                                 continue;  // the GEMV takes at most 8 rows
                             const std::string name = std::string(hk::gemmMethodName(prefer)) + " " + typeName(t) +
@@ -148,7 +148,7 @@ private slots:
         std::vector<hk::GemmPlan> plans;
         GPU_OK(ctx->tune({problem(m1, n, k, t, out), problem(m2, n, k, t, out)}, o, nullptr, &plans));
         QCOMPARE(plans.size(), std::size_t{2});
-        const bool gemvRange = fewRows && !f32Out;
+        const bool gemvRange = fewRows && !f32Out;  // where the GEMV is the baseline (fp32 out: a candidate only)
         for (const hk::GemmPlan& p : plans) {
             QVERIFY(p.defaultUs > 0.0f);
             QVERIFY(p.chosenUs > 0.0f);
@@ -158,11 +158,9 @@ private slots:
                 QCOMPARE(static_cast<int>(p.method), prefer);
             else if (p.method == hk::GemmMethod::Cublas)
                 QCOMPARE(p.chosenUs, p.defaultUs);
-            else if (p.method == hk::GemmMethod::Gemv)  // the baseline of few rows
-                QVERIFY(gemvRange);
-            else if (gemvRange)  // beat the GEMV by the margin, and was the fastest
-                QVERIFY(p.chosenUs <= p.defaultUs);
-            else  // beat cuBLAS's default by the margin
+            else if (gemvRange)  // the GEMV (the baseline of few rows), or what beat it and was the fastest
+                QVERIFY(p.method == hk::GemmMethod::Gemv || p.chosenUs <= p.defaultUs);
+            else  // beat cuBLAS's default by the margin (the GEMV too, writing fp32)
                 QVERIFY(p.chosenUs < p.defaultUs * (1.0f - o.minGain));
             const std::optional<hk::GemmMethod> planned =
                 ctx->plannedMethod(denseArgs(nullptr, nullptr, nullptr, p.problem.m, n, k, t, out));
@@ -197,7 +195,7 @@ private slots:
         gemvTall.method = hk::GemmMethod::Gemv;
         gemvTall.problem = problem(9, 83, 64, ElemType::F16, ElemType::F16);
         hk::GemmPlan gemvF32 = gemvTall;
-        gemvF32.problem = problem(8, 83, 64, ElemType::F16, ElemType::F32);
+        gemvF32.problem = problem(8, 83, 64, ElemType::F32, ElemType::F32);  // fp32 in: no half-precision GEMM
         QCOMPARE(ctx->install({lt, badTile, f32Skinny, tooTall, badShape, gemvTall, gemvF32}), 0);
         QVERIFY(ctx->plans().empty());
         hk::GemmPlan skinny = f32Skinny;
@@ -212,6 +210,11 @@ private slots:
         QCOMPARE(ctx->install({plain}), 1);
         QCOMPARE(ctx->plans().size(), std::size_t{1});
         QCOMPARE(static_cast<int>(ctx->plans()[0].method), static_cast<int>(hk::GemmMethod::Cublas));
+        // The GEMV serves fp32 output (the vocabulary projection's logits) up to 8 rows.
+        hk::GemmPlan gemvF32Out = gemvTall;
+        gemvF32Out.problem = problem(8, 83, 64, ElemType::F16, ElemType::F32);
+        QCOMPARE(ctx->install({gemvF32Out}), 1);
+        checkGemm(*ctx, 5, 83, 64, ElemType::F16, ElemType::F32);
     }
 
     // Problems that do not fit the scratch, or come after the budget, stay on the default untimed.
