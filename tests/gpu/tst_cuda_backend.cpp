@@ -66,6 +66,11 @@ constexpr double kMargin = 0.05;
 // 0.077 (d128) off its fp32 goldens (tests/reference/measure_dtype_deviation.py), so bf16 runs are
 // held to 0.1, and to the same against the CPU backend (which rounds at other points).
 double logprobTolerance(bool bf16) { return bf16 ? 0.1 : 0.05; }
+// Top-1 must equal the reference's where the reference decides it by more than this: 0.05 in fp16
+// (issue #5), the bf16 tolerance in bf16, where each log-prob may be that far off; transformers'
+// own bf16 run of the LoRA model flips its top-1 at golden margins of 0.0505 and 0.0567
+// (measure_dtype_deviation.py), so a 0.05 margin would fail the reference implementation too.
+double topMargin(bool bf16) { return bf16 ? logprobTolerance(true) : kMargin; }
 
 std::string fixturesDir()
 {
@@ -102,7 +107,8 @@ std::vector<std::int32_t> topK(const std::vector<double>& v, std::size_t k)
 }
 
 // Compares a row with a reference row: the log-probabilities of the reference's top 10 within
-// `tolerance`, and the same top-1 where the reference is decided by more than kMargin.
+// `tolerance`, and the same top-1 where the reference is decided by more than kMargin (or, looser,
+// by more than the tolerance: see topMargin).
 // Empty when they agree, else what differs. `worst` collects the largest difference.
 std::string compareRows(const float* got, const float* ref, std::int64_t vocab, double& worst, double tolerance)
 {
@@ -118,7 +124,7 @@ std::string compareRows(const float* got, const float* ref, std::int64_t vocab, 
     }
     const double margin = r[static_cast<std::size_t>(top[0])] - r[static_cast<std::size_t>(top[1])];
     const std::int32_t gotTop = argmax(got, vocab);
-    if (margin > kMargin && gotTop != top[0])
+    if (margin > std::max(kMargin, tolerance) && gotTop != top[0])
         return "top-1 " + std::to_string(gotTop) + ", reference " + std::to_string(top[0]) + " (margin " +
                std::to_string(margin) + ")";
     return {};
@@ -359,7 +365,7 @@ private slots:
                                              .arg(p).arg(i).arg(topIds[k])
                                              .arg(lp[static_cast<std::size_t>(topIds[k])], 0, 'f', 5).arg(topLp[k], 0, 'f', 5)));
                 }
-                if (topLp[0] - topLp[1] > kMargin)
+                if (topLp[0] - topLp[1] > topMargin(bf16))
                     QCOMPARE(argmax(row.data(), static_cast<std::int64_t>(row.size())), topIds[0]);
             }
             // The continuation, teacher-forced: golden's token wherever the fp32 reference decides it.

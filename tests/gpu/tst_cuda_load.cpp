@@ -46,7 +46,9 @@ namespace {
 // fp32 goldens in bf16 on these models (tests/reference/measure_dtype_deviation.py; as in
 // tst_cuda_backend).
 double logprobTolerance(bool bf16) { return bf16 ? 0.1 : 0.05; }
-constexpr double kMargin = 0.05;
+// Top-1 checked where golden decides it by more than this (as tst_cuda_backend's topMargin: in bf16
+// transformers itself flips top-1 at golden margins just above 0.05).
+double topMargin(bool bf16) { return bf16 ? logprobTolerance(true) : 0.05; }
 
 std::string fixturesDir()
 {
@@ -203,7 +205,7 @@ private:
                                                          " token " + std::to_string(topIds[k]) + ": off by " +
                                                          std::to_string(diff)).c_str());
                 }
-                if (topLp.size() >= 2 && topLp[0] - topLp[1] > kMargin) {
+                if (topLp.size() >= 2 && topLp[0] - topLp[1] > topMargin(bf16)) {
                     const auto best = std::max_element(lp.begin(), lp.end()) - lp.begin();
                     QCOMPARE(static_cast<std::int32_t>(best), topIds[0]);
                 }
