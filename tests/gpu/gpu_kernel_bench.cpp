@@ -243,19 +243,25 @@ void benchDecodeAttention(double copyGBps, int iters)
         a.cache.type = hk::ElemType::BF16;
         a.workspace = work.ptr;
         a.workspaceBytes = workBytes;
-        const double ms = timeMs(
-            [&](int i) {
-                const std::int64_t layer = i % nLayers;
-                a.cache.kCache = cache.as<std::uint16_t>() + layer * 2 * layerElements;
-                a.cache.vCache = cache.as<std::uint16_t>() + (layer * 2 + 1) * layerElements;
-                check(hk::pagedAttentionDecode(a, nullptr));
-            },
-            iters);
-        const double bytes = static_cast<double>(context) * nKvHeads * headDim * 2 * 2;
-        report("decode attention bf16 ctx " + std::to_string(context) + " (partition " +
-                   std::to_string(hk::decodeAttentionPartitionTokens(1, context)) + ")",
-               ms, bytes, copyGBps);
-        std::printf("%-44s %9.1f us per token for 28 layers\n", "", ms * 1e3 * nLayers);
+        // The CUDA-core kernels and the tensor-core one on the same launches (Auto picks the
+        // tensor cores here from kDecodeTensorCoreMinTokens context tokens).
+        for (hk::DecodeAttentionImpl impl : {hk::DecodeAttentionImpl::Simt, hk::DecodeAttentionImpl::TensorCore}) {
+            a.impl = impl;
+            const double ms = timeMs(
+                [&](int i) {
+                    const std::int64_t layer = i % nLayers;
+                    a.cache.kCache = cache.as<std::uint16_t>() + layer * 2 * layerElements;
+                    a.cache.vCache = cache.as<std::uint16_t>() + (layer * 2 + 1) * layerElements;
+                    check(hk::pagedAttentionDecode(a, nullptr));
+                },
+                iters);
+            const double bytes = static_cast<double>(context) * nKvHeads * headDim * 2 * 2;
+            report(std::string("decode attention ") + (impl == hk::DecodeAttentionImpl::Simt ? "simt" : "tc") +
+                       " bf16 ctx " + std::to_string(context) + " (partition " +
+                       std::to_string(hk::decodeAttentionPartitionTokens(1, context)) + ")",
+                   ms, bytes, copyGBps);
+            std::printf("%-44s %9.1f us per token for 28 layers\n", "", ms * 1e3 * nLayers);
+        }
     }
 }
 
