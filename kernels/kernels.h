@@ -46,7 +46,10 @@ struct DeviceQuery {
 DeviceQuery queryDevices();
 
 // Whether the decode kernels go out with programmatic dependent launch on the current device
-// (compute capability 9.0+, and HEARTH_PDL not "0"; launch.cuh).
+// (compute capability 9.0+ running this build's compute_90+ code, HEARTH_PDL not "0"; launch.cuh).
 bool programmaticLaunch();
+// Turns it on or off for launches from now on, for the whole process (tests comparing the two;
+// HEARTH_PDL=0 sets it off at start).
+void setProgrammaticLaunch(bool enabled);
 
 }  // namespace hearth::kernels

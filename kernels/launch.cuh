@@ -16,8 +16,9 @@
 // them simply starts when it finishes. Stream capture keeps the programmatic edges in the CUDA
 // graphs of the decode step.
 //
-// Off without sm_90, and when the environment sets HEARTH_PDL=0 (read once per process), so the
-// gain can be measured against the same build. cudasim runs launches one after another, where
+// Off without an sm_90+ device running this build's compute_90+ code (the wait is compiled in only
+// there), and when the environment sets HEARTH_PDL=0 (read once per process) or a test calls
+// setProgrammaticLaunch(false), so the gain can be measured against the same build. cudasim runs launches one after another, where
 // the wait is a no-op.
 #pragma once
 
@@ -47,8 +48,8 @@ __device__ __forceinline__ void pdlLaunchDependents()
 #endif
 }
 
-// Whether launches on the current device get the programmatic-serialization attribute: compute
-// capability 9.0+ and HEARTH_PDL not "0" (launch.cu).
+// Whether launches on the current device get the programmatic-serialization attribute (see
+// above; launch.cu).
 bool programmaticLaunchEnabled();
 
 // kernel<<<grid, block, smem, stream>>>(args...), with programmatic stream serialization where
