@@ -27,6 +27,7 @@
 // Traffic: K/V of the partition once per (kv head, chunk of 16 query heads), q once per block.
 #include <mma.h>
 
+#include "cp_async.cuh"
 #include "launch.cuh"
 #include "paged_attention_decode.cuh"
 
@@ -69,35 +70,9 @@ struct TcLayout {
     static_assert(kTcGroup * kOLd * 4 <= kRingBytes, "a warp's output staging fits over its ring");
 };
 
-// 16 bytes global -> shared, asynchronously; with valid false nothing is read and the 16 bytes
-// are zero-filled (src must still be a mapped address). The same helpers as the tensor-core
-// prefill's (paged_attention_prefill_tc.cu).
-#if defined(HEARTH_CUDASIM)
-__device__ __forceinline__ void copy16Async(void* dst, const void* src, bool valid)
-{
-    ::cudasim::exec::copyAsync16(dst, src, valid ? 16 : 0);
-}
-__device__ __forceinline__ void commitAsync() { ::cudasim::exec::commitAsyncGroup(); }
-template <int N>
-__device__ __forceinline__ void waitAsync()
-{
-    ::cudasim::exec::waitAsyncGroups(N);
-}
-#else
-__device__ __forceinline__ void copy16Async(void* dst, const void* src, bool valid)
-{
-    const auto s = static_cast<unsigned>(__cvta_generic_to_shared(dst));
-    const int srcBytes = valid ? 16 : 0;
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(src), "r"(srcBytes) : "memory");
-}
-__device__ __forceinline__ void commitAsync() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-// Waits until at most N of this thread's committed groups are still in flight.
-template <int N>
-__device__ __forceinline__ void waitAsync()
-{
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
-#endif
+using detail::commitAsync;
+using detail::copy16Async;
+using detail::waitAsync;
 
 template <typename T, int HD>
 __global__ void __launch_bounds__(kTcThreads) decodeTcKernel(DecodeParams p)

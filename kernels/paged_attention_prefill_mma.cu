@@ -63,20 +63,7 @@ struct MmaLayout {
     static_assert(kKv % 128 == 0 && kTileBytes % 128 == 0, "regions on 128-byte boundaries");
 };
 
-struct MmaParams {
-    const void* q;
-    void* out;
-    std::int64_t qStride, outStride;
-    const std::int32_t* queryStart;
-    const std::int32_t* contextLens;
-    const std::int32_t* blockTables;
-    std::int64_t maxPagesPerSeq;
-    int nKvHeads, ratio, rowTiles, pageTokens;
-    float scaleLog2;  // scale * log2(e): the softmax runs on exp2
-    const void* kCache;
-    const void* vCache;
-    std::int64_t pageStride, tokenStride, headStride;
-};
+using MmaParams = detail::PrefillTcParams;
 
 template <typename T, int HD>
 __global__ void __launch_bounds__(kThreads, 2) prefillMmaKernel(MmaParams p)
@@ -280,6 +267,8 @@ __global__ void __launch_bounds__(kThreads, 2) prefillMmaKernel(MmaParams p)
         }
     }
 
+    waitAsync<0>();  // no copy may land in shared memory after the block leaves (no tile: Q's are in flight)
+
     // The row bookkeeping again, from the parameters: cheaper than keeping it live through the loop.
     const int outBegin = p.queryStart[seq];
     const int outRows = (p.queryStart[seq + 1] - outBegin) * p.ratio;
@@ -337,31 +326,9 @@ namespace detail {
 KernelStatus prefillAttentionMma(const PrefillAttentionArgs& a, std::int64_t qStride, std::int64_t outStride,
                                  cudaStream_t stream)
 {
-    const PagedKv& c = a.cache;
-    const std::int64_t ratio = a.nQHeads / c.nKvHeads;
-    const std::int64_t rowTiles = (a.maxQueryLen * ratio + kRows - 1) / kRows;
-    HEARTH_KERNEL_REQUIRE(a.maxQueryLen * ratio < (std::int64_t{1} << 31) && rowTiles * c.nKvHeads < (std::int64_t{1} << 31),
-                          "prefill too long for one launch");
-    HEARTH_KERNEL_REQUIRE(c.pageTokens < (std::int64_t{1} << 31), "page size out of range");
     MmaParams p{};
-    p.q = a.q;
-    p.out = a.out;
-    p.qStride = qStride;
-    p.outStride = outStride;
-    p.queryStart = a.queryStart;
-    p.contextLens = a.contextLens;
-    p.blockTables = a.blockTables;
-    p.maxPagesPerSeq = a.maxPagesPerSeq;
-    p.nKvHeads = static_cast<int>(c.nKvHeads);
-    p.ratio = static_cast<int>(ratio);
-    p.rowTiles = static_cast<int>(rowTiles);
-    p.pageTokens = static_cast<int>(c.pageTokens);
-    p.scaleLog2 = a.scale * 1.4426950408889634f;
-    p.kCache = c.kCache;
-    p.vCache = c.vCache;
-    p.pageStride = c.pageStride;
-    p.tokenStride = c.tokenStride;
-    p.headStride = c.headStride;
+    HEARTH_KERNEL_TRY(makePrefillTcParams(a, qStride, outStride, kRows, &p));
+    const PagedKv& c = a.cache;
     if (c.type == ElemType::F16)
         return dispatchHeadDim<__half>(p, c.headDim, a.nSeqs, stream);
     return dispatchHeadDim<__nv_bfloat16>(p, c.headDim, a.nSeqs, stream);

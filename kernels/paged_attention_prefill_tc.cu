@@ -61,20 +61,7 @@ struct Layout {
     static_assert(kWarpRows * kPLd * 2 <= kWarpRows * kSLd * 4, "a warp's P fits in its S rows");
 };
 
-struct TcParams {
-    const void* q;
-    void* out;
-    std::int64_t qStride, outStride;
-    const std::int32_t* queryStart;
-    const std::int32_t* contextLens;
-    const std::int32_t* blockTables;
-    std::int64_t maxPagesPerSeq;
-    int nKvHeads, ratio, rowTiles, pageTokens;
-    float scaleLog2;  // scale * log2(e): the softmax runs on exp2
-    const void* kCache;
-    const void* vCache;
-    std::int64_t pageStride, tokenStride, headStride;
-};
+using TcParams = detail::PrefillTcParams;
 
 using detail::commitAsync;
 using detail::copy16Async;
@@ -353,34 +340,43 @@ KernelStatus prefillTensorCoreCompiled(bool* yes)
     return KernelStatus::success();
 }
 
-KernelStatus prefillAttentionWmma(const PrefillAttentionArgs& a, std::int64_t qStride, std::int64_t outStride,
-                                  cudaStream_t stream)
+KernelStatus makePrefillTcParams(const PrefillAttentionArgs& a, std::int64_t qStride, std::int64_t outStride,
+                                 int rowsPerBlock, PrefillTcParams* p)
 {
     const PagedKv& c = a.cache;
     const std::int64_t ratio = a.nQHeads / c.nKvHeads;
-    const std::int64_t rowTiles = (a.maxQueryLen * ratio + kRows - 1) / kRows;
+    const std::int64_t rowTiles = (a.maxQueryLen * ratio + rowsPerBlock - 1) / rowsPerBlock;
     HEARTH_KERNEL_REQUIRE(a.maxQueryLen * ratio < (std::int64_t{1} << 31) && rowTiles * c.nKvHeads < (std::int64_t{1} << 31),
                           "prefill too long for one launch");
     HEARTH_KERNEL_REQUIRE(c.pageTokens < (std::int64_t{1} << 31), "page size out of range");
+    *p = PrefillTcParams{};
+    p->q = a.q;
+    p->out = a.out;
+    p->qStride = qStride;
+    p->outStride = outStride;
+    p->queryStart = a.queryStart;
+    p->contextLens = a.contextLens;
+    p->blockTables = a.blockTables;
+    p->maxPagesPerSeq = a.maxPagesPerSeq;
+    p->nKvHeads = static_cast<int>(c.nKvHeads);
+    p->ratio = static_cast<int>(ratio);
+    p->rowTiles = static_cast<int>(rowTiles);
+    p->pageTokens = static_cast<int>(c.pageTokens);
+    p->scaleLog2 = a.scale * 1.4426950408889634f;
+    p->kCache = c.kCache;
+    p->vCache = c.vCache;
+    p->pageStride = c.pageStride;
+    p->tokenStride = c.tokenStride;
+    p->headStride = c.headStride;
+    return KernelStatus::success();
+}
+
+KernelStatus prefillAttentionWmma(const PrefillAttentionArgs& a, std::int64_t qStride, std::int64_t outStride,
+                                  cudaStream_t stream)
+{
     TcParams p{};
-    p.q = a.q;
-    p.out = a.out;
-    p.qStride = qStride;
-    p.outStride = outStride;
-    p.queryStart = a.queryStart;
-    p.contextLens = a.contextLens;
-    p.blockTables = a.blockTables;
-    p.maxPagesPerSeq = a.maxPagesPerSeq;
-    p.nKvHeads = static_cast<int>(c.nKvHeads);
-    p.ratio = static_cast<int>(ratio);
-    p.rowTiles = static_cast<int>(rowTiles);
-    p.pageTokens = static_cast<int>(c.pageTokens);
-    p.scaleLog2 = a.scale * 1.4426950408889634f;
-    p.kCache = c.kCache;
-    p.vCache = c.vCache;
-    p.pageStride = c.pageStride;
-    p.tokenStride = c.tokenStride;
-    p.headStride = c.headStride;
+    HEARTH_KERNEL_TRY(makePrefillTcParams(a, qStride, outStride, kRows, &p));
+    const PagedKv& c = a.cache;
     if (c.type == ElemType::F16)
         return dispatchHeadDim<__half>(p, c.headDim, a.nSeqs, stream);
     return dispatchHeadDim<__nv_bfloat16>(p, c.headDim, a.nSeqs, stream);

@@ -1,9 +1,10 @@
 // Private to the prefill attention files: the host side of the two tensor-core kernels (mma.sync
 // in paged_attention_prefill_mma.cu, the default; WMMA in paged_attention_prefill_tc.cu), which
-// pagedAttentionPrefill (paged_attention_prefill.cu) calls after checking the arguments, and the
-// cp.async helpers both kernels copy their tiles with.
+// pagedAttentionPrefill (paged_attention_prefill.cu) calls after checking the arguments (and, through
+// cp_async.cuh, the copy helpers both kernels use).
 #pragma once
 
+#include "cp_async.cuh"
 #include "cuda_check.cuh"
 #include "paged_attention.h"
 
@@ -20,41 +21,30 @@ bool prefillTensorCoreAligned(const PrefillAttentionArgs& a, std::int64_t qStrid
 // driver would JIT for an Ampere or newer device.
 KernelStatus prefillTensorCoreCompiled(bool* yes);
 
+// The launch parameters both tensor-core kernels take: the arguments with strides resolved, the
+// GQA ratio, the grid's row tiles of `rowsPerBlock` (token, head) rows, and the scale in log2 units.
+struct PrefillTcParams {
+    const void* q;
+    void* out;
+    std::int64_t qStride, outStride;
+    const std::int32_t* queryStart;
+    const std::int32_t* contextLens;
+    const std::int32_t* blockTables;
+    std::int64_t maxPagesPerSeq;
+    int nKvHeads, ratio, rowTiles, pageTokens;
+    float scaleLog2;  // scale * log2(e): the softmax runs on exp2
+    const void* kCache;
+    const void* vCache;
+    std::int64_t pageStride, tokenStride, headStride;
+};
+KernelStatus makePrefillTcParams(const PrefillAttentionArgs& a, std::int64_t qStride, std::int64_t outStride,
+                                 int rowsPerBlock, PrefillTcParams* p);
+
 // Launch the mma.sync (flash-attention 2) or the WMMA prefill on checked, aligned arguments with
 // at least one query row.
 KernelStatus prefillAttentionMma(const PrefillAttentionArgs& a, std::int64_t qStride, std::int64_t outStride,
                                  cudaStream_t stream);
 KernelStatus prefillAttentionWmma(const PrefillAttentionArgs& a, std::int64_t qStride, std::int64_t outStride,
                                   cudaStream_t stream);
-
-// 16 bytes global -> shared, asynchronously; with valid false nothing is read and the 16 bytes
-// are zero-filled (src must still be a mapped address). Device code for sm_80+ only.
-#if defined(HEARTH_CUDASIM)
-// cudasim (tests/cudasim): the same copies and groups, without the inline PTX.
-__device__ __forceinline__ void copy16Async(void* dst, const void* src, bool valid)
-{
-    ::cudasim::exec::copyAsync16(dst, src, valid ? 16 : 0);
-}
-__device__ __forceinline__ void commitAsync() { ::cudasim::exec::commitAsyncGroup(); }
-template <int N>
-__device__ __forceinline__ void waitAsync()
-{
-    ::cudasim::exec::waitAsyncGroups(N);
-}
-#else
-__device__ __forceinline__ void copy16Async(void* dst, const void* src, bool valid)
-{
-    const auto s = static_cast<unsigned>(__cvta_generic_to_shared(dst));
-    const int srcBytes = valid ? 16 : 0;
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(src), "r"(srcBytes) : "memory");
-}
-__device__ __forceinline__ void commitAsync() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-// Waits until at most N of this thread's committed groups are still in flight.
-template <int N>
-__device__ __forceinline__ void waitAsync()
-{
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
-#endif
 
 }  // namespace hearth::kernels::detail

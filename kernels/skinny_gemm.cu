@@ -29,6 +29,7 @@
 #include <atomic>
 #include <limits>
 
+#include "cp_async.cuh"
 #include "cuda_check.cuh"
 #include "skinny_gemm.h"
 
@@ -76,22 +77,16 @@ struct SkinnyParams {
     float alpha, beta;
 };
 
+using detail::commitAsync;
+using detail::copy16Async;
+using detail::waitAsync;
+
 #if defined(HEARTH_CUDASIM)
-// cudasim (tests/cudasim): the same copies and groups, without the inline PTX (no cache policy).
+// cudasim (tests/cudasim): the same copies, without the inline PTX (no cache policy).
 __device__ __forceinline__ std::uint64_t evictFirstPolicy() { return 0; }
-__device__ __forceinline__ void copy16(void* dst, const void* src, bool valid)
-{
-    ::cudasim::exec::copyAsync16(dst, src, valid ? 16 : 0);
-}
 __device__ __forceinline__ void copy16Streaming(void* dst, const void* src, bool valid, std::uint64_t)
 {
-    ::cudasim::exec::copyAsync16(dst, src, valid ? 16 : 0);
-}
-__device__ __forceinline__ void commitAsync() { ::cudasim::exec::commitAsyncGroup(); }
-template <int N>
-__device__ __forceinline__ void waitAsync()
-{
-    ::cudasim::exec::waitAsyncGroups(N);
+    copy16Async(dst, src, valid);
 }
 #else
 // An L2 policy that evicts these lines first: each weight is read once per step, so it should
@@ -102,15 +97,7 @@ __device__ __forceinline__ std::uint64_t evictFirstPolicy()
     asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(policy));
     return policy;
 }
-// 16 bytes global -> shared, asynchronously; with valid false nothing is read and the 16 bytes
-// are zero-filled (src must still be a mapped address).
-__device__ __forceinline__ void copy16(void* dst, const void* src, bool valid)
-{
-    const auto s = static_cast<unsigned>(__cvta_generic_to_shared(dst));
-    const int srcBytes = valid ? 16 : 0;
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(src), "r"(srcBytes) : "memory");
-}
-// The same with the evict-first policy, for the weights.
+// copy16Async with the evict-first policy, for the weights.
 __device__ __forceinline__ void copy16Streaming(void* dst, const void* src, bool valid, std::uint64_t policy)
 {
     const auto s = static_cast<unsigned>(__cvta_generic_to_shared(dst));
@@ -118,13 +105,6 @@ __device__ __forceinline__ void copy16Streaming(void* dst, const void* src, bool
     asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2, %3;\n" ::"r"(s), "l"(src), "r"(srcBytes),
                  "l"(policy)
                  : "memory");
-}
-__device__ __forceinline__ void commitAsync() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-// Waits until at most N of this thread's committed groups are still in flight.
-template <int N>
-__device__ __forceinline__ void waitAsync()
-{
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
 }
 #endif
 
@@ -167,7 +147,7 @@ __global__ void __launch_bounds__(kThreads, Config<MT, FG, FW, Deep>::kMinBlocks
                 if (row < nValid)
                     copy16Streaming(dst + row * kLdS + col, inK ? w + (n0 + row) * p.ldw + k0 + col : w, inK, policy);
             } else if (row - F < p.m) {
-                copy16(dst + row * kLdS + col, inK ? x + (row - F) * p.ldx + k0 + col : x, inK);
+                copy16Async(dst + row * kLdS + col, inK ? x + (row - F) * p.ldx + k0 + col : x, inK);
             }
         }
     };
