@@ -46,6 +46,11 @@ struct DecodeAttentionArgs {
     DecodeAttentionImpl impl = DecodeAttentionImpl::Auto;
 };
 
+// Once per device before decode steps are captured into graphs: sets the decode kernels' launch
+// attributes (the tensor-core kernel's shared-memory limit), which a launch would otherwise set
+// the first time it runs, possibly inside a capture.
+KernelStatus prepareDecodeAttention();
+
 // Context tokens per decode partition for a launch of nSeqs sequences and this maxContext:
 // kDecodePartitionTokens when maxContext fits in one, else the largest of 256, 128 and 64 that
 // gives at least 64 partitions over the batch (short contexts at batch 1 then fill more SMs).

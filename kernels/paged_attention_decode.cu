@@ -473,6 +473,13 @@ std::size_t decodeAttentionWorkspaceBytes(std::int64_t nSeqs, std::int64_t nQHea
     return rows * sizeof(float) * static_cast<std::size_t>(headDim + 2);
 }
 
+KernelStatus prepareDecodeAttention()
+{
+    bool tensorCores = false;
+    HEARTH_KERNEL_TRY(decode::hasTensorCoreKernel(&tensorCores));
+    return tensorCores ? decode::prepareTensorCore() : KernelStatus::success();
+}
+
 KernelStatus pagedAttentionDecode(const DecodeAttentionArgs& a, StreamHandle stream)
 {
     HEARTH_KERNEL_TRY(checkPagedKv(a.cache));

@@ -220,5 +220,8 @@ void launchOnline(const DecodeParams& p, ElemType type, int headDim, bool direct
 KernelStatus launchTensorCore(const DecodeParams& p, ElemType type, int headDim, const dim3& grid, cudaStream_t stream);
 // Whether the build holds decodeTcKernel for the current device's architecture (sm_80+).
 KernelStatus decodeTensorCoreCompiled(bool* yes);
+// Raises decodeTcKernel's shared-memory limit on the current device for every instantiation, so
+// no launch inside a graph capture has to.
+KernelStatus prepareTensorCore();
 
 }  // namespace hearth::kernels::decode

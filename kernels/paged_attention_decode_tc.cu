@@ -27,6 +27,8 @@
 // Traffic: K/V of the partition once per (kv head, chunk of 16 query heads), q once per block.
 #include <mma.h>
 
+#include <atomic>
+
 #include "cp_async.cuh"
 #include "launch.cuh"
 #include "paged_attention_decode.cuh"
@@ -297,11 +299,30 @@ __global__ void __launch_bounds__(kTcThreads) decodeTcKernel(DecodeParams p)
 }
 
 template <typename T, int HD>
+KernelStatus allowSharedBytes()
+{
+    // Once per device (prepareTensorCore does it before any graph capture; a first launch without
+    // it does it then).
+    constexpr int kCachedDevices = 64;
+    static std::atomic<bool> done[kCachedDevices] = {};
+    int device = 0;
+    HEARTH_CUDA_CHECK(cudaGetDevice(&device));
+    const bool cacheable = device >= 0 && device < kCachedDevices;
+    if (cacheable && done[device].load(std::memory_order_acquire))
+        return KernelStatus::success();
+    HEARTH_CUDA_CHECK(
+        cudaFuncSetAttribute(decodeTcKernel<T, HD>, cudaFuncAttributeMaxDynamicSharedMemorySize, TcLayout<HD>::kBytes));
+    if (cacheable)
+        done[device].store(true, std::memory_order_release);
+    return KernelStatus::success();
+}
+
+template <typename T, int HD>
 KernelStatus launchTcFor(const DecodeParams& p, const dim3& grid, cudaStream_t stream)
 {
     constexpr int kBytes = TcLayout<HD>::kBytes;
     const auto kernel = decodeTcKernel<T, HD>;
-    HEARTH_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kBytes));
+    HEARTH_KERNEL_TRY((allowSharedBytes<T, HD>()));
     detail::launchPdl(kernel, grid, kTcThreads, kBytes, stream, p);
     HEARTH_CUDA_CHECK_LAUNCH();
     return KernelStatus::success();
@@ -327,6 +348,18 @@ KernelStatus decodeTensorCoreCompiled(bool* yes)
     HEARTH_CUDA_CHECK(cudaFuncGetAttributes(&attr, decodeTcKernel<__half, 64>));
     *yes = attr.ptxVersion >= 80;
     return KernelStatus::success();
+}
+
+KernelStatus prepareTensorCore()
+{
+    HEARTH_KERNEL_TRY((allowSharedBytes<__half, 64>()));
+    HEARTH_KERNEL_TRY((allowSharedBytes<__half, 80>()));
+    HEARTH_KERNEL_TRY((allowSharedBytes<__half, 96>()));
+    HEARTH_KERNEL_TRY((allowSharedBytes<__half, 128>()));
+    HEARTH_KERNEL_TRY((allowSharedBytes<__nv_bfloat16, 64>()));
+    HEARTH_KERNEL_TRY((allowSharedBytes<__nv_bfloat16, 80>()));
+    HEARTH_KERNEL_TRY((allowSharedBytes<__nv_bfloat16, 96>()));
+    return allowSharedBytes<__nv_bfloat16, 128>();
 }
 
 KernelStatus launchTensorCore(const DecodeParams& p, ElemType type, int headDim, const dim3& grid, cudaStream_t stream)

@@ -219,6 +219,7 @@ Status CudaBackend::setUpRest()
     auto t = Clock::now();
     HEARTH_KERNEL_CALL(kernels::createStream(&s.stream));
     HEARTH_KERNEL_CALL(kernels::GemmContext::create(&s.gemm, kGemmWorkspaceBytes));
+    HEARTH_KERNEL_CALL(kernels::prepareDecodeAttention());  // outside any graph capture
     s.setupTimes.cublasMs = msSince(t);
     t = Clock::now();
     HEARTH_TRY_STATUS(s.kv.reserve(s.kvBytes, "the KV cache"));
