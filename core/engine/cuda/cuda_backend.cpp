@@ -415,21 +415,8 @@ Status CudaBackend::State::enqueueForward(CudaBackend& backend, const Step& step
     head.k = d.hidden;
     head.inType = type;
     head.outType = ElemType::F32;
-    // The GEMV writing fp32 logits where the load's tuning measured it fastest for this shape
-    // (decode, few rows); cuBLAS's default without a plan.
-    if (head.m <= kernels::kGemvMaxRows && gemm->plannedMethod(head) == kernels::GemmMethod::Gemv) {
-        kernels::GemvArgs gv;
-        gv.weight = head.w;
-        gv.x = head.x;
-        gv.y = head.y;
-        gv.nRows = head.m;
-        gv.outDim = head.n;
-        gv.inDim = head.k;
-        gv.type = type;
-        gv.f32Out = true;
-        HEARTH_KERNEL_CALL(kernels::gemv(gv, stream));
-        return Status::ok();
-    }
+    // gemm() follows the load's plan for this shape: the GEMV writing fp32 logits where the tuning
+    // measured it fastest (decode, few rows), cuBLAS's default without a plan.
     HEARTH_KERNEL_CALL(gemm->gemm(head, stream));
     return Status::ok();
 }
