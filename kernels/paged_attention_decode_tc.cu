@@ -32,6 +32,7 @@
 #include "cp_async.cuh"
 #include "launch.cuh"
 #include "paged_attention_decode.cuh"
+#include "wmma_rows.cuh"
 
 namespace hearth::kernels::decode {
 namespace {
@@ -157,20 +158,9 @@ __global__ void __launch_bounds__(kTcThreads) decodeTcKernel(DecodeParams p)
         issueTile(0);
     commitAsync();
 
-    // Each accumulator element's row (query head) within the 16, probed through a matrix of row
-    // indices (fragments of one type share the element mapping).
-    for (int i = lane; i < kTcGroup * 16; i += 32)
-        sW[(i / 16) * kSLd + i % 16] = static_cast<float>(i / 16);
-    __syncwarp();
+    // Each accumulator element's row (query head) within the 16.
     int rowOf[AccFrag::num_elements];
-    {
-        AccFrag probe;
-        wmma::load_matrix_sync(probe, sW, kSLd, wmma::mem_row_major);
-#pragma unroll
-        for (int i = 0; i < AccFrag::num_elements; ++i)
-            rowOf[i] = static_cast<int>(probe.x[i]);
-    }
-    __syncwarp();  // every lane has read the probe before S overwrites it
+    detail::accumulatorRows<AccFrag>(sW, kSLd, lane, rowOf);
 
     AccFrag oF[kDFrags];
 #pragma unroll

@@ -28,6 +28,7 @@
 #include <mma.h>
 
 #include "paged_attention_prefill_tc.cuh"
+#include "wmma_rows.cuh"
 
 namespace hearth::kernels {
 namespace {
@@ -147,19 +148,9 @@ __global__ void __launch_bounds__(kThreads) prefillTcKernel(TcParams p)
         commitAsync();
     }
 
-    // Each accumulator element's row within the warp's 16, probed through a matrix of row indices.
-    for (int i = lane; i < kWarpRows * 16; i += 32)
-        sW[(i / 16) * kSLd + i % 16] = static_cast<float>(i / 16);
-    __syncwarp();
+    // Each accumulator element's row within the warp's 16.
     int rowOf[AccFrag::num_elements];
-    {
-        AccFrag probe;
-        wmma::load_matrix_sync(probe, sW, kSLd, wmma::mem_row_major);
-#pragma unroll
-        for (int i = 0; i < AccFrag::num_elements; ++i)
-            rowOf[i] = static_cast<int>(probe.x[i]);
-    }
-    __syncwarp();  // every lane has read the probe before S overwrites it
+    detail::accumulatorRows<AccFrag>(sW, kSLd, lane, rowOf);
 
     AccFrag oF[kDFrags];
 #pragma unroll
